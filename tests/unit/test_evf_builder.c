@@ -219,7 +219,7 @@ one_event_of_size(uint32_t size)
 	cr_assert_eq(evg_evf_builder_add(&b, value, ks, value + ks, size - ks, size),
 		     0, "size %u must fit a %u-byte frame", size, JUMBO);
 	len = evg_evf_builder_finish(&b);
-	cr_assert_eq(len, 40 + evg_evf_record_len(size));
+	cr_assert_eq((uint64_t)len, 40 + evg_evf_record_len(size));
 	cr_assert_eq(len % 8, 0);
 	cr_assert_eq(evg_evf_validate(buf, (size_t)len, NULL), EVG_EVF_OK,
 		     "size %u", size);
