@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * lib/cfg internals: the key table's shape (cfg.c holds the table) and the
+ * value parsers and formatters of cfg_value.c.
+ */
+#ifndef EVG_CFG_PRIV_H
+#define EVG_CFG_PRIV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "evg_cfg.h"
+
+enum cfg_kind {
+	K_UINT,	  /* integer in [lo, hi] */
+	K_POW2,	  /* power of two in [lo, hi] */
+	K_BOOL,	  /* true/false (yes/no, on/off, 1/0) */
+	K_ENUM,	  /* one of names[], stored as its index */
+	K_IPV4,	  /* A.B.C.D/P into ip and ip_prefix; empty = unset */
+	K_PATH,	  /* non-empty string */
+	K_LCORES, /* struct evg_cfg_lcores of at most hi ids; empty = auto */
+	K_ALLOW,  /* repeatable; each entry adds a rule */
+};
+
+struct cfg_key {
+	const char *sec;
+	const char *name;
+	enum cfg_kind kind;
+	size_t off; /* of the field in struct evg_cfg */
+	size_t size;
+	uint32_t lo, hi;
+	const char *const *names; /* K_ENUM, NULL-terminated */
+	const char *opt;	  /* command-line option, or NULL */
+	const char *arg;	  /* its argument in --help */
+	const char *help;	  /* its --help line */
+};
+
+static inline const char *
+cfg_skip_spaces(const char *p)
+{
+	while (*p == ' ' || *p == '\t')
+		p++;
+	return p;
+}
+
+/* Separator before item i of n in "a, b or c". */
+static inline const char *
+cfg_list_sep(size_t i, size_t n)
+{
+	if (i == 0)
+		return "";
+	return i + 1 < n ? ", " : " or ";
+}
+
+/* Write one line to err (control characters masked); returns rc. */
+int evg_cfg_fail(char *err, size_t errlen, int rc, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+/* A value as shown in messages: empty as "". */
+const char *evg_cfg_shown(const char *v);
+
+/*
+ * Set key k of cfg from its text form s; K_ALLOW appends a rule. Returns
+ * 0 or -EINVAL with why = what was expected (no where, no value).
+ */
+int evg_cfg_value_set(struct evg_cfg *cfg, const struct cfg_key *k,
+		      const char *s, char *why, size_t whylen);
+
+/* The text form of key k (K_ALLOW: of rule i) that parses back to it. */
+void evg_cfg_value_format(const struct evg_cfg *cfg, const struct cfg_key *k,
+			  uint32_t i, char *buf, size_t len);
+
+#endif /* EVG_CFG_PRIV_H */
