@@ -14,6 +14,7 @@
 
 #include "eal_testutil.h"
 #include "evg_seq.h"
+#include "seq_testutil.h"
 
 #define S1 0x0123456789ABCDEFull
 
@@ -40,21 +41,6 @@ feed(struct evg_seq_table *t, uint32_t producer, uint32_t stream,
 
 	cr_assert_eq(rc, 0, "data %u/%u: %d", producer, stream, rc);
 	return r;
-}
-
-static void
-expect(struct evg_seq_result r, enum evg_seq_action action, uint64_t ack_seq,
-       uint32_t skip, uint32_t accept)
-{
-	cr_assert_eq(r.action, action, "action %s, expected %s",
-		     evg_seq_action_name(r.action),
-		     evg_seq_action_name(action));
-	cr_assert_eq(r.ack_seq, ack_seq,
-		     "ack_seq %" PRIu64 ", expected %" PRIu64, r.ack_seq,
-		     ack_seq);
-	cr_assert_eq(r.skip, skip, "skip %u, expected %u", r.skip, skip);
-	cr_assert_eq(r.accept, accept, "accept %u, expected %u", r.accept,
-		     accept);
 }
 
 static void
@@ -90,7 +76,7 @@ Test(seq_table, table_keeps_producers_and_streams_apart)
 	struct evg_seq_table *t = table_new("apart", 64);
 
 	for (unsigned int i = 0; i < n; i++)
-		expect(feed(t, keys[i][0], keys[i][1], S1 + i, 0, i + 1),
+		tu_seq_expect(feed(t, keys[i][0], keys[i][1], S1 + i, 0, i + 1),
 		       EVG_SEQ_ACCEPT, i + 1, 0, i + 1);
 	cr_assert_eq(evg_seq_table_count(t), n);
 	for (unsigned int i = 0; i < n; i++)
@@ -104,15 +90,15 @@ Test(seq_table, retransmitted_frames_are_deduplicated_through_the_table)
 {
 	struct evg_seq_table *t = table_new("dedup", 16);
 
-	expect(feed(t, 7, 42, S1, 0, 10), EVG_SEQ_ACCEPT, 10, 0, 10);
+	tu_seq_expect(feed(t, 7, 42, S1, 0, 10), EVG_SEQ_ACCEPT, 10, 0, 10);
 	/* Retransmission overlapping the end: only 10..14 are new. */
-	expect(feed(t, 7, 42, S1, 5, 10), EVG_SEQ_ACCEPT, 15, 5, 5);
-	expect(feed(t, 7, 42, S1, 0, 10), EVG_SEQ_DUPLICATE, 15, 10, 0);
-	expect(feed(t, 7, 42, S1, 20, 1), EVG_SEQ_GAP, 15, 0, 0);
-	expect(feed(t, 7, 42, S1 - 1, 15, 1), EVG_SEQ_FENCED, 0, 0, 0);
+	tu_seq_expect(feed(t, 7, 42, S1, 5, 10), EVG_SEQ_ACCEPT, 15, 5, 5);
+	tu_seq_expect(feed(t, 7, 42, S1, 0, 10), EVG_SEQ_DUPLICATE, 15, 10, 0);
+	tu_seq_expect(feed(t, 7, 42, S1, 20, 1), EVG_SEQ_GAP, 15, 0, 0);
+	tu_seq_expect(feed(t, 7, 42, S1 - 1, 15, 1), EVG_SEQ_FENCED, 0, 0, 0);
 	expect_state(t, 7, 42, S1, 15);
 	/* The other stream of the same producer starts on its own. */
-	expect(feed(t, 7, 43, S1, 3, 1), EVG_SEQ_GAP, 0, 0, 0);
+	tu_seq_expect(feed(t, 7, 43, S1, 3, 1), EVG_SEQ_GAP, 0, 0, 0);
 	expect_state(t, 7, 42, S1, 15);
 	evg_seq_table_free(t);
 }
@@ -124,13 +110,13 @@ Test(seq_table, ping_answers_from_the_table_and_never_adds_a_key)
 
 	feed(t, 7, 42, S1, 0, 3);
 	cr_assert_eq(evg_seq_table_ping(t, 7, 42, S1, &r), 0);
-	expect(r, EVG_SEQ_ACCEPT, 3, 0, 0);
+	tu_seq_expect(r, EVG_SEQ_ACCEPT, 3, 0, 0);
 	cr_assert_eq(evg_seq_table_ping(t, 7, 42, S1 + 1, &r), 0);
-	expect(r, EVG_SEQ_ACCEPT, 0, 0, 0);
+	tu_seq_expect(r, EVG_SEQ_ACCEPT, 0, 0, 0);
 	cr_assert_eq(evg_seq_table_ping(t, 7, 42, S1 - 1, &r), 0);
-	expect(r, EVG_SEQ_FENCED, 0, 0, 0);
+	tu_seq_expect(r, EVG_SEQ_FENCED, 0, 0, 0);
 	cr_assert_eq(evg_seq_table_ping(t, 8, 42, S1, &r), 0);
-	expect(r, EVG_SEQ_ACCEPT, 0, 0, 0);
+	tu_seq_expect(r, EVG_SEQ_ACCEPT, 0, 0, 0);
 	cr_assert_eq(evg_seq_table_count(t), 1);
 	evg_seq_table_free(t);
 }
@@ -145,7 +131,7 @@ check_full_table(const char *name, uint32_t capacity)
 	struct evg_seq_result r = {.action = EVG_SEQ_ACTION_MAX};
 
 	for (uint32_t p = 1; p <= capacity; p++)
-		expect(feed(t, p, p % 7, S1, 0, 1), EVG_SEQ_ACCEPT, 1, 0, 1);
+		tu_seq_expect(feed(t, p, p % 7, S1, 0, 1), EVG_SEQ_ACCEPT, 1, 0, 1);
 	cr_assert_eq(evg_seq_table_count(t), capacity);
 	cr_assert_eq(evg_seq_table_capacity(t), capacity);
 	cr_assert_eq(evg_seq_table_data(t, capacity + 1, 0, S1, 0, 1, &r),
@@ -154,7 +140,7 @@ check_full_table(const char *name, uint32_t capacity)
 	cr_assert_eq(evg_seq_table_set(t, capacity + 1, 0, &st), -ENOSPC);
 	cr_assert_eq(evg_seq_table_count(t), capacity);
 	for (uint32_t p = 1; p <= capacity; p++)
-		expect(feed(t, p, p % 7, S1, 1, 2), EVG_SEQ_ACCEPT, 3, 0, 2);
+		tu_seq_expect(feed(t, p, p % 7, S1, 1, 2), EVG_SEQ_ACCEPT, 3, 0, 2);
 	/* Setting a known key needs no room. */
 	st.next_seq = 99;
 	cr_assert_eq(evg_seq_table_set(t, 1, 1, &st), 0);
@@ -226,9 +212,9 @@ Test(seq_table, restored_state_turns_a_retransmission_into_a_duplicate)
 	cr_assert_eq(n, NB_SAVED);
 
 	/* Producer 105 (i = 5) retransmits its unacknowledged frame. */
-	expect(feed(t, 105, 5 % 3, S1 + 5, 0, 6), EVG_SEQ_DUPLICATE, 6, 6, 0);
-	expect(feed(t, 105, 5 % 3, S1 + 5, 6, 2), EVG_SEQ_ACCEPT, 8, 0, 2);
-	expect(feed(t, 105, 5 % 3, S1 + 4, 8, 1), EVG_SEQ_FENCED, 0, 0, 0);
+	tu_seq_expect(feed(t, 105, 5 % 3, S1 + 5, 0, 6), EVG_SEQ_DUPLICATE, 6, 6, 0);
+	tu_seq_expect(feed(t, 105, 5 % 3, S1 + 5, 6, 2), EVG_SEQ_ACCEPT, 8, 0, 2);
+	tu_seq_expect(feed(t, 105, 5 % 3, S1 + 4, 8, 1), EVG_SEQ_FENCED, 0, 0, 0);
 	evg_seq_table_free(t);
 }
 

@@ -12,6 +12,7 @@
 #include <criterion/criterion.h>
 
 #include "evg_seq.h"
+#include "seq_testutil.h"
 
 #define S1 0x0123456789ABCDEFull
 
@@ -37,21 +38,6 @@ ping(const struct evg_seq_state *st, bool known, uint64_t session)
 }
 
 static void
-expect(struct evg_seq_result r, enum evg_seq_action action, uint64_t ack_seq,
-       uint32_t skip, uint32_t accept)
-{
-	cr_assert_eq(r.action, action, "action %s, expected %s",
-		     evg_seq_action_name(r.action),
-		     evg_seq_action_name(action));
-	cr_assert_eq(r.ack_seq, ack_seq,
-		     "ack_seq %" PRIu64 ", expected %" PRIu64, r.ack_seq,
-		     ack_seq);
-	cr_assert_eq(r.skip, skip, "skip %u, expected %u", r.skip, skip);
-	cr_assert_eq(r.accept, accept, "accept %u, expected %u", r.accept,
-		     accept);
-}
-
-static void
 expect_state(const struct evg_seq_state *st, uint64_t session, uint64_t next)
 {
 	cr_assert_eq(st->session, session,
@@ -66,7 +52,7 @@ Test(seq_data, first_contact_at_seq_0_is_accepted_whole)
 {
 	struct evg_seq_state st = {.session = 77, .next_seq = 999}; /* junk */
 
-	expect(data(&st, false, S1, 0, 5), EVG_SEQ_ACCEPT, 5, 0, 5);
+	tu_seq_expect(data(&st, false, S1, 0, 5), EVG_SEQ_ACCEPT, 5, 0, 5);
 	expect_state(&st, S1, 5);
 }
 
@@ -74,10 +60,10 @@ Test(seq_data, first_contact_past_seq_0_gets_gap_0_and_records_session)
 {
 	struct evg_seq_state st = {.session = 77, .next_seq = 999};
 
-	expect(data(&st, false, S1, 5, 3), EVG_SEQ_GAP, 0, 0, 0);
+	tu_seq_expect(data(&st, false, S1, 5, 3), EVG_SEQ_GAP, 0, 0, 0);
 	expect_state(&st, S1, 0);
 	/* The producer resends from 0 in the same session. */
-	expect(data(&st, true, S1, 0, 8), EVG_SEQ_ACCEPT, 8, 0, 8);
+	tu_seq_expect(data(&st, true, S1, 0, 8), EVG_SEQ_ACCEPT, 8, 0, 8);
 	expect_state(&st, S1, 8);
 }
 
@@ -86,15 +72,15 @@ Test(seq_data, in_order_frames_are_accepted_and_next_advances_by_count)
 	struct evg_seq_state st;
 	uint64_t next = 0;
 
-	expect(data(&st, false, S1, 0, 1), EVG_SEQ_ACCEPT, 1, 0, 1);
+	tu_seq_expect(data(&st, false, S1, 0, 1), EVG_SEQ_ACCEPT, 1, 0, 1);
 	next = 1;
 	for (uint32_t count = 1; count <= 100; count++) {
-		expect(data(&st, true, S1, next, count), EVG_SEQ_ACCEPT,
+		tu_seq_expect(data(&st, true, S1, next, count), EVG_SEQ_ACCEPT,
 		       next + count, 0, count);
 		next += count;
 		expect_state(&st, S1, next);
 	}
-	expect(data(&st, true, S1, next, UINT16_MAX), EVG_SEQ_ACCEPT,
+	tu_seq_expect(data(&st, true, S1, next, UINT16_MAX), EVG_SEQ_ACCEPT,
 	       next + UINT16_MAX, 0, UINT16_MAX);
 }
 
@@ -103,10 +89,10 @@ Test(seq_data, partial_duplicate_accepts_only_the_new_tail)
 	struct evg_seq_state st = {.session = S1, .next_seq = 10};
 
 	/* Events 7..11: 7, 8, 9 were seen, 10 and 11 are new. */
-	expect(data(&st, true, S1, 7, 5), EVG_SEQ_ACCEPT, 12, 3, 2);
+	tu_seq_expect(data(&st, true, S1, 7, 5), EVG_SEQ_ACCEPT, 12, 3, 2);
 	expect_state(&st, S1, 12);
 	/* Only the last event is new. */
-	expect(data(&st, true, S1, 2, 11), EVG_SEQ_ACCEPT, 13, 10, 1);
+	tu_seq_expect(data(&st, true, S1, 2, 11), EVG_SEQ_ACCEPT, 13, 10, 1);
 	expect_state(&st, S1, 13);
 }
 
@@ -114,9 +100,9 @@ Test(seq_data, full_duplicate_is_dropped_and_reacked_with_next)
 {
 	struct evg_seq_state st = {.session = S1, .next_seq = 10};
 
-	expect(data(&st, true, S1, 0, 10), EVG_SEQ_DUPLICATE, 10, 10, 0);
-	expect(data(&st, true, S1, 9, 1), EVG_SEQ_DUPLICATE, 10, 1, 0);
-	expect(data(&st, true, S1, 3, 4), EVG_SEQ_DUPLICATE, 10, 4, 0);
+	tu_seq_expect(data(&st, true, S1, 0, 10), EVG_SEQ_DUPLICATE, 10, 10, 0);
+	tu_seq_expect(data(&st, true, S1, 9, 1), EVG_SEQ_DUPLICATE, 10, 1, 0);
+	tu_seq_expect(data(&st, true, S1, 3, 4), EVG_SEQ_DUPLICATE, 10, 4, 0);
 	expect_state(&st, S1, 10);
 }
 
@@ -124,19 +110,19 @@ Test(seq_data, gap_frame_gets_nak_with_next_expected_seq)
 {
 	struct evg_seq_state st = {.session = S1, .next_seq = 10};
 
-	expect(data(&st, true, S1, 11, 1), EVG_SEQ_GAP, 10, 0, 0);
-	expect(data(&st, true, S1, UINT64_MAX - 1, 1), EVG_SEQ_GAP, 10, 0, 0);
+	tu_seq_expect(data(&st, true, S1, 11, 1), EVG_SEQ_GAP, 10, 0, 0);
+	tu_seq_expect(data(&st, true, S1, UINT64_MAX - 1, 1), EVG_SEQ_GAP, 10, 0, 0);
 	expect_state(&st, S1, 10);
 	/* The frame that closes the gap is accepted. */
-	expect(data(&st, true, S1, 10, 2), EVG_SEQ_ACCEPT, 12, 0, 2);
+	tu_seq_expect(data(&st, true, S1, 10, 2), EVG_SEQ_ACCEPT, 12, 0, 2);
 }
 
 Test(seq_data, lower_session_is_fenced_and_state_unchanged)
 {
 	struct evg_seq_state st = {.session = S1, .next_seq = 10};
 
-	expect(data(&st, true, S1 - 1, 10, 1), EVG_SEQ_FENCED, 0, 0, 0);
-	expect(data(&st, true, 1, 0, 1), EVG_SEQ_FENCED, 0, 0, 0);
+	tu_seq_expect(data(&st, true, S1 - 1, 10, 1), EVG_SEQ_FENCED, 0, 0, 0);
+	tu_seq_expect(data(&st, true, 1, 0, 1), EVG_SEQ_FENCED, 0, 0, 0);
 	expect_state(&st, S1, 10);
 }
 
@@ -144,9 +130,9 @@ Test(seq_data, higher_session_restarts_at_0_and_fences_the_old_one)
 {
 	struct evg_seq_state st = {.session = S1, .next_seq = 10};
 
-	expect(data(&st, true, S1 + 1, 0, 4), EVG_SEQ_ACCEPT, 4, 0, 4);
+	tu_seq_expect(data(&st, true, S1 + 1, 0, 4), EVG_SEQ_ACCEPT, 4, 0, 4);
 	expect_state(&st, S1 + 1, 4);
-	expect(data(&st, true, S1, 10, 1), EVG_SEQ_FENCED, 0, 0, 0);
+	tu_seq_expect(data(&st, true, S1, 10, 1), EVG_SEQ_FENCED, 0, 0, 0);
 	expect_state(&st, S1 + 1, 4);
 }
 
@@ -155,16 +141,16 @@ Test(seq_data, higher_session_past_seq_0_gets_gap_0_and_still_fences_the_old)
 	struct evg_seq_state st = {.session = S1, .next_seq = 10};
 
 	/* Even a seq the old session had reached is a gap in the new one. */
-	expect(data(&st, true, S1 + 5, 10, 2), EVG_SEQ_GAP, 0, 0, 0);
+	tu_seq_expect(data(&st, true, S1 + 5, 10, 2), EVG_SEQ_GAP, 0, 0, 0);
 	expect_state(&st, S1 + 5, 0);
-	expect(data(&st, true, S1, 10, 2), EVG_SEQ_FENCED, 0, 0, 0);
+	tu_seq_expect(data(&st, true, S1, 10, 2), EVG_SEQ_FENCED, 0, 0, 0);
 }
 
 Test(seq_data, zero_count_frame_changes_nothing)
 {
 	struct evg_seq_state st = {.session = S1, .next_seq = 10};
 
-	expect(data(&st, true, S1, 10, 0), EVG_SEQ_DUPLICATE, 10, 0, 0);
+	tu_seq_expect(data(&st, true, S1, 10, 0), EVG_SEQ_DUPLICATE, 10, 0, 0);
 	expect_state(&st, S1, 10);
 }
 
@@ -177,9 +163,9 @@ Test(seq_top, seqs_up_to_2_64_minus_2_are_accepted)
 {
 	struct evg_seq_state st = {.session = S1, .next_seq = UINT64_MAX - 3};
 
-	expect(data(&st, true, S1, UINT64_MAX - 3, 2), EVG_SEQ_ACCEPT,
+	tu_seq_expect(data(&st, true, S1, UINT64_MAX - 3, 2), EVG_SEQ_ACCEPT,
 	       UINT64_MAX - 1, 0, 2);
-	expect(data(&st, true, S1, UINT64_MAX - 2, 2), EVG_SEQ_ACCEPT,
+	tu_seq_expect(data(&st, true, S1, UINT64_MAX - 2, 2), EVG_SEQ_ACCEPT,
 	       UINT64_MAX, 1, 1);
 	expect_state(&st, S1, UINT64_MAX);
 }
@@ -189,29 +175,29 @@ Test(seq_top, frame_that_would_wrap_next_seq_is_refused_as_overflow)
 	struct evg_seq_state st = {.session = S1, .next_seq = UINT64_MAX - 1};
 
 	/* Events 2^64-2 and 2^64-1: next would be 2^64. */
-	expect(data(&st, true, S1, UINT64_MAX - 1, 2), EVG_SEQ_OVERFLOW,
+	tu_seq_expect(data(&st, true, S1, UINT64_MAX - 1, 2), EVG_SEQ_OVERFLOW,
 	       UINT64_MAX - 1, 0, 0);
 	expect_state(&st, S1, UINT64_MAX - 1);
 	st.next_seq = UINT64_MAX;
-	expect(data(&st, true, S1, UINT64_MAX, 1), EVG_SEQ_OVERFLOW, UINT64_MAX,
+	tu_seq_expect(data(&st, true, S1, UINT64_MAX, 1), EVG_SEQ_OVERFLOW, UINT64_MAX,
 	       0, 0);
 	/* Partly duplicate, and the new tail would wrap. */
-	expect(data(&st, true, S1, UINT64_MAX - 1, 2), EVG_SEQ_OVERFLOW,
+	tu_seq_expect(data(&st, true, S1, UINT64_MAX - 1, 2), EVG_SEQ_OVERFLOW,
 	       UINT64_MAX, 0, 0);
-	expect(data(&st, true, S1, UINT64_MAX - 100, UINT16_MAX),
+	tu_seq_expect(data(&st, true, S1, UINT64_MAX - 100, UINT16_MAX),
 	       EVG_SEQ_OVERFLOW, UINT64_MAX, 0, 0);
 	expect_state(&st, S1, UINT64_MAX);
 	/* The way out is a new session. */
-	expect(data(&st, true, S1 + 1, 0, 1), EVG_SEQ_ACCEPT, 1, 0, 1);
+	tu_seq_expect(data(&st, true, S1 + 1, 0, 1), EVG_SEQ_ACCEPT, 1, 0, 1);
 }
 
 Test(seq_top, duplicates_at_the_top_are_still_reacked)
 {
 	struct evg_seq_state st = {.session = S1, .next_seq = UINT64_MAX};
 
-	expect(data(&st, true, S1, UINT64_MAX - 2, 2), EVG_SEQ_DUPLICATE,
+	tu_seq_expect(data(&st, true, S1, UINT64_MAX - 2, 2), EVG_SEQ_DUPLICATE,
 	       UINT64_MAX, 2, 0);
-	expect(data(&st, true, S1, UINT64_MAX - UINT16_MAX, UINT16_MAX),
+	tu_seq_expect(data(&st, true, S1, UINT64_MAX - UINT16_MAX, UINT16_MAX),
 	       EVG_SEQ_DUPLICATE, UINT64_MAX, UINT16_MAX, 0);
 	expect_state(&st, S1, UINT64_MAX);
 }
@@ -220,30 +206,30 @@ Test(seq_ping, ping_in_current_session_acks_next_expected_seq)
 {
 	struct evg_seq_state st = {.session = S1, .next_seq = 42};
 
-	expect(ping(&st, true, S1), EVG_SEQ_ACCEPT, 42, 0, 0);
+	tu_seq_expect(ping(&st, true, S1), EVG_SEQ_ACCEPT, 42, 0, 0);
 	expect_state(&st, S1, 42);
 }
 
 Test(seq_ping, ping_from_unknown_producer_acks_seq_0)
 {
-	expect(ping(NULL, false, S1), EVG_SEQ_ACCEPT, 0, 0, 0);
+	tu_seq_expect(ping(NULL, false, S1), EVG_SEQ_ACCEPT, 0, 0, 0);
 }
 
 Test(seq_ping, ping_in_higher_session_acks_0_and_changes_nothing)
 {
 	struct evg_seq_state st = {.session = S1, .next_seq = 42};
 
-	expect(ping(&st, true, S1 + 1), EVG_SEQ_ACCEPT, 0, 0, 0);
+	tu_seq_expect(ping(&st, true, S1 + 1), EVG_SEQ_ACCEPT, 0, 0, 0);
 	expect_state(&st, S1, 42);
 	/* The old session is not fenced by a ping. */
-	expect(data(&st, true, S1, 42, 1), EVG_SEQ_ACCEPT, 43, 0, 1);
+	tu_seq_expect(data(&st, true, S1, 42, 1), EVG_SEQ_ACCEPT, 43, 0, 1);
 }
 
 Test(seq_ping, ping_in_lower_session_is_fenced)
 {
 	struct evg_seq_state st = {.session = S1, .next_seq = 42};
 
-	expect(ping(&st, true, S1 - 1), EVG_SEQ_FENCED, 0, 0, 0);
+	tu_seq_expect(ping(&st, true, S1 - 1), EVG_SEQ_FENCED, 0, 0, 0);
 	expect_state(&st, S1, 42);
 }
 
