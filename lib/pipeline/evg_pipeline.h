@@ -112,6 +112,14 @@ struct evg_stage_ops {
 	/* Finish in-flight work at shutdown (flush buffers, final ACKs);
 	 * returns items handled, called until it returns 0. May be NULL. */
 	unsigned int (*drain)(struct evg_node *node);
+	/* The stage's counters: nb_counters names (one X-macro list in the
+	 * stage, so names cannot drift from the values), and a reader that
+	 * copies a node's current values into values[0 .. nb_counters).
+	 * The reader runs on the control thread while the node's lcore keeps
+	 * counting: each value is a plain aligned 64-bit load. */
+	const char *const *counter_names;
+	unsigned int nb_counters;
+	void (*read_counters)(const struct evg_node *node, uint64_t *values);
 };
 
 /* Per-node counters, written only by the node's lcore. */

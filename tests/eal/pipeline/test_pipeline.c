@@ -225,8 +225,8 @@ sink_drain(struct evg_node *node)
 
 Test(lcore_loop, runs_nodes_until_stop_then_drains)
 {
-	static const struct evg_stage_ops source_ops = { "source", source_poll, NULL };
-	static const struct evg_stage_ops sink_ops = { "sink", sink_poll, sink_drain };
+	static const struct evg_stage_ops source_ops = { .name = "source", .poll = source_poll };
+	static const struct evg_stage_ops sink_ops = { .name = "sink", .poll = sink_poll, .drain = sink_drain };
 	volatile bool stop = false;
 	struct evg_edge e;
 	struct test_stage src = { .edge = &e, .total = 4000 }, snk = { .edge = &e };
