@@ -3,6 +3,8 @@
 #include <errno.h>
 #include <string.h>
 
+#include <rte_cycles.h>
+
 #include "evg_stages.h"
 
 void
@@ -10,6 +12,8 @@ evg_nak_limiter_init(struct evg_nak_limiter *l, uint32_t rate, uint32_t burst,
 		     uint64_t tsc_hz)
 {
 	memset(l, 0, sizeof(*l));
+	if (tsc_hz == 0)
+		tsc_hz = rte_get_tsc_hz();
 	if (rate == 0)
 		rate = 1;
 	if (burst == 0)

@@ -87,7 +87,8 @@ struct evg_nak_limiter {
 	uint64_t tat[EVG_NAK_LIMIT_SLOTS];
 };
 
-/* rate and burst >= 1 (lib/cfg enforces it; 0 is taken as 1). */
+/* rate and burst >= 1 (lib/cfg enforces it; 0 is taken as 1); tsc_hz 0
+ * means rte_get_tsc_hz(). */
 void evg_nak_limiter_init(struct evg_nak_limiter *l, uint32_t rate,
 			  uint32_t burst, uint64_t tsc_hz);
 /* True when a NAK to src_ip (network order) may go out at TSC now. */
@@ -109,8 +110,8 @@ int evg_pkt_reply(const struct evg_net_if *ifc, struct rte_mbuf *m,
 /* rx counters beyond the per-class (lib/net) and per-verdict (lib/evf)
  * ones, which the stage also exports ("net_<class>", "evf_<verdict>"). */
 #define EVG_RX_STATS_FOREACH(X)                                                \
-	X(rx_packets, "frames received from the port queue")                   \
-	X(rx_bytes, "bytes received from the port queue")                      \
+	X(packets, "frames received from the port queue")                   \
+	X(bytes, "bytes received from the port queue")                      \
 	X(to_seq, "EVF frames handed to a sequencer shard")                    \
 	X(arp_replies, "ARP replies sent towards tx")                          \
 	X(icmp_replies, "ICMP echo replies sent towards tx")                   \
@@ -269,10 +270,10 @@ extern const struct evg_stage_ops evg_ack_ops; /* node->ctx: evg_ack_ctx */
 /* ---- tx ---------------------------------------------------------------- */
 
 #define EVG_TX_STATS_FOREACH(X)                                                \
-	X(tx_packets, "frames the port took")                                  \
-	X(tx_bytes, "bytes the port took")                                     \
-	X(tx_retries, "polls that found the port queue full")                  \
-	X(tx_dropped, "frames dropped: the port queue stayed full")
+	X(packets, "frames the port took")                                  \
+	X(bytes, "bytes the port took")                                     \
+	X(retries, "polls that found the port queue full")                  \
+	X(dropped, "frames dropped: the port queue stayed full")
 
 enum evg_tx_stat {
 #define EVG_TX_STAT_ENUM_(name, desc) EVG_TX_##name,
