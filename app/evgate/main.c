@@ -2,37 +2,60 @@
 /*
  * evgate: the appliance's entry point.
  *
- * Command line: evgate [EAL options] -- [evgate options]. --help and
- * --version are answered before the EAL starts, so they work on a host
- * without hugepages or ports.
+ * Command line: evgate [EAL options] -- [evgate options]. The evgate
+ * options are parsed and checked before the EAL starts, so --help,
+ * --version and configuration errors need no hugepages or ports.
+ *
+ * The main lcore is the control thread: it sets the port and the stages
+ * up, launches the stages' lcore loops, prints the --stats line, and on
+ * SIGINT/SIGTERM stops the sources, lets the rings drain, sends the final
+ * replies and prints the final counters. A second signal exits at once.
  */
-#include <getopt.h>
+#include <errno.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include <rte_cycles.h>
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_ethdev.h>
+#include <rte_pdump.h>
 #include <rte_version.h>
 
-#include "evg_evf.h"
+#include "app.h"
 #include "evg_version.h"
 
+/* Exit codes: 0 after a clean shutdown, 2 for a configuration or start-up
+ * error (the message says which), 1 for a failure at run time. */
+enum { EXIT_CONFIG = 2 };
+
+/* The only state a signal handler can reach; written by the handler,
+ * read by the control loop. */
+static volatile sig_atomic_t got_signal;
+
 static void
-usage(FILE *f, const char *prog)
+on_signal(int sig)
 {
-	fprintf(f,
-		"Usage: %s [EAL options] -- [options]\n"
-		"\n"
-		"evgate takes EVF/1 event frames (UDP port %u) from DPDK ports,\n"
-		"validates, sequences and persists them, and acknowledges producers.\n"
-		"\n"
-		"Options:\n"
-		"  -h, --help       show this help and exit\n"
-		"  -V, --version    show the version and exit\n"
-		"\n"
-		"EAL options are DPDK's (see `%s -h --`); for example\n"
-		"  %s -l 0-1 --vdev=net_af_packet0,iface=veth0 -- ...\n"
-		"\n"
-		"Documentation: README.md and docs/ in the source tree.\n",
-		prog, EVG_EVF_UDP_PORT, prog, prog);
+	static const char msg[] = "evgate: second signal, exiting now\n";
+
+	if (got_signal != 0) {
+		(void)!write(STDERR_FILENO, msg, sizeof(msg) - 1);
+		_exit(128 + sig);
+	}
+	got_signal = sig;
+}
+
+static void
+install_signals(void)
+{
+	struct sigaction sa = { .sa_handler = on_signal };
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
 }
 
 static void
@@ -53,41 +76,221 @@ app_args_start(int argc, char **argv)
 	return 0;
 }
 
+/* Parse and check our options; returns -1 to go on, or an exit code. */
+static int
+parse_options(struct app *app, int argc, char **argv)
+{
+	char err[EVG_CFG_ERR_LEN];
+	int rc;
+
+	if (evg_cfg_defaults(&app->cfg) < 0) {
+		fprintf(stderr, "%s: cannot load the built-in configuration\n",
+			app->prog);
+		return EXIT_CONFIG;
+	}
+	rc = evg_cfg_parse_args(&app->cfg, argc, argv, err, sizeof(err));
+	if (rc == EVG_CFG_ARGS_HELP) {
+		evg_cfg_usage(stdout, app->prog);
+		return 0;
+	}
+	if (rc == EVG_CFG_ARGS_VERSION) {
+		version();
+		return 0;
+	}
+	if (rc == EVG_CFG_ARGS_RUN)
+		rc = evg_cfg_validate(&app->cfg, err, sizeof(err));
+	if (rc == 0 && app->cfg.ack_level != EVG_CFG_ACK_RECEIVED) {
+		snprintf(err, sizeof(err),
+			 "--ack %s: this build has no journal yet; expected "
+			 "received",
+			 evg_cfg_ack_name(app->cfg.ack_level));
+		rc = -EINVAL;
+	}
+	if (rc < 0) {
+		fprintf(stderr, "%s: %s\n", app->prog, err);
+		return EXIT_CONFIG;
+	}
+	return -1;
+}
+
+static int
+setup_port(struct app *app, char *err, size_t errlen)
+{
+	struct evg_port_conf pc = {
+		.rx_queues = app->cfg.rx_queues,
+		.tx_queues = 1,
+		.rx_desc = app->cfg.rx_desc,
+		.tx_desc = app->cfg.tx_desc,
+		.promiscuous = app->cfg.promiscuous,
+		.link_wait_ms = app->cfg.link_wait_ms,
+	};
+	uint16_t nb = rte_eth_dev_count_avail();
+	int socket;
+	int rc;
+
+	if (nb == 0) {
+		snprintf(err, errlen,
+			 "no ports: give a virtual device (e.g. "
+			 "--vdev=net_af_packet0,iface=IF) or bind a NIC to "
+			 "vfio-pci");
+		return -ENODEV;
+	}
+	app->port_id = rte_eth_find_next_owned_by(0, RTE_ETH_DEV_NO_OWNER);
+	if (nb > 1)
+		fprintf(stderr,
+			"%s: warning: %u ports; this version serves port %u "
+			"only\n",
+			app->prog, nb, app->port_id);
+	socket = rte_eth_dev_socket_id(app->port_id);
+	if (socket < 0)
+		socket = 0;
+	app->pool = evg_port_pool_create("evg_pool0", app->cfg.mbufs,
+					 app->cfg.mbuf_cache, EVG_PKT_PRIV_SIZE,
+					 socket);
+	if (app->pool == NULL) {
+		snprintf(err, errlen,
+			 "[port] mbufs = %u: cannot create the mbuf pool on "
+			 "socket %d: %s (hugepages reserved?)",
+			 app->cfg.mbufs, socket, rte_strerror(rte_errno));
+		return -ENOMEM;
+	}
+	rc = evg_port_setup(app->port_id, &pc, app->pool, &app->port, err,
+			    errlen);
+	if (rc < 0)
+		return rc;
+	if (app->port.warning[0] != '\0')
+		fprintf(stderr, "%s: warning: %s\n", app->prog,
+			app->port.warning);
+	app->ifc = (struct evg_net_if){
+		.mac = app->port.mac,
+		.ip = app->cfg.ip,
+		.udp_port = app->cfg.udp_port,
+	};
+	return 0;
+}
+
+static void
+print_ready(const struct app *app)
+{
+	const uint8_t *ip = (const uint8_t *)&app->cfg.ip;
+	char mac[RTE_ETHER_ADDR_FMT_SIZE];
+	unsigned int nb_lcores = 0;
+
+	for (unsigned int lc = 0; lc < RTE_MAX_LCORE; lc++)
+		nb_lcores += app->lcore_used[lc];
+	rte_ether_format_addr(mac, sizeof(mac), &app->ifc.mac);
+	printf("evgate: ready: port %u (%s) %s %u.%u.%u.%u/%u udp %u, "
+	       "%u rx queue(s)%s, %u sequencer shard(s), %u worker lcore(s), "
+	       "ack %s, link %s\n",
+	       app->port_id, app->port.driver, mac, ip[0], ip[1], ip[2], ip[3],
+	       app->cfg.ip_prefix, app->cfg.udp_port, app->port.rx_queues,
+	       app->port.rss ? " with RSS" : "", app->nb_shards, nb_lcores,
+	       evg_cfg_ack_name(app->cfg.ack_level),
+	       app->port.link_up ? "up" : "down");
+}
+
+/* The control loop: sleep, print --stats lines, until a signal. */
+static void
+control_loop(const struct app *app)
+{
+	struct app_counters *cur = calloc(2, sizeof(*cur));
+	uint64_t interval = app->cfg.stats_interval_s * rte_get_timer_hz();
+	uint64_t last = rte_get_timer_cycles();
+	unsigned int i = 0;
+
+	while (got_signal == 0) {
+		uint64_t now;
+
+		rte_delay_us_sleep(50 * 1000);
+		now = rte_get_timer_cycles();
+		if (interval == 0 || cur == NULL || now - last < interval)
+			continue;
+		app_counters_collect(app, -1, &cur[i]);
+		app_stats_line(app, stdout, &cur[i], &cur[i ^ 1],
+			       (double)(now - last) / rte_get_timer_hz());
+		last = now;
+		i ^= 1;
+	}
+	free(cur);
+}
+
+static int
+run(struct app *app)
+{
+	struct app_counters final;
+	char err[EVG_CFG_ERR_LEN];
+	int rc;
+
+	rc = setup_port(app, err, sizeof(err));
+	if (rc == 0)
+		rc = app_dataplane_build(app, err, sizeof(err));
+	if (rc < 0) {
+		fprintf(stderr, "%s: %s\n", app->prog, err);
+		return EXIT_CONFIG;
+	}
+	app_counters_init(app);
+	if (app_telemetry_register(app) < 0)
+		fprintf(stderr, "%s: warning: telemetry commands not "
+				"registered\n",
+			app->prog);
+	rc = app_dataplane_launch(app);
+	if (rc < 0) {
+		fprintf(stderr, "%s: launching the lcores: %s\n", app->prog,
+			strerror(-rc));
+		app_dataplane_stop(app);
+		return EXIT_FAILURE;
+	}
+	print_ready(app);
+	control_loop(app);
+	printf("evgate: signal %d: draining\n", (int)got_signal);
+	app_dataplane_stop(app);
+	app_counters_collect(app, -1, &final);
+	printf("evgate: final counters\n");
+	app_counters_print(app, stdout, &final);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 },
-	};
 	int start = app_args_start(argc, argv);
-	int app_argc = argc - start;
-	char **app_argv = argv + start;
-	int c;
+	struct app *app;
+	int rc;
 
-	app_argv[0] = argv[0];
-	while ((c = getopt_long(app_argc, app_argv, "hV", opts, NULL)) != -1) {
-		switch (c) {
-		case 'h':
-			usage(stdout, argv[0]);
-			return 0;
-		case 'V':
-			version();
-			return 0;
-		default:
-			usage(stderr, argv[0]);
-			return 2;
-		}
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	/* Before the EAL, so a signal during a slow start-up is not lost: the
+	 * control loop then ends at once and evgate shuts down cleanly. */
+	install_signals();
+	app = calloc(1, sizeof(*app));
+	if (app == NULL)
+		return EXIT_FAILURE;
+	app->prog = argv[0];
+	/* Our options: argv[start + 1 ..], with argv[0] in front for
+	 * getopt. */
+	argv[start] = argv[0];
+	rc = parse_options(app, argc - start, argv + start);
+	if (rc >= 0)
+		goto out;
+	rc = rte_eal_init(start > 0 ? start : 1, argv);
+	if (rc < 0) {
+		fprintf(stderr, "%s: EAL: %s\n", app->prog,
+			rte_strerror(rte_errno));
+		rc = EXIT_CONFIG;
+		goto out;
 	}
-	if (optind < app_argc) {
-		fprintf(stderr, "%s: unexpected argument '%s'\n", argv[0],
-			app_argv[optind]);
-		return 2;
-	}
-	fprintf(stderr,
-		"%s: no data path in this build yet; only --help and --version "
-		"are available\n",
-		argv[0]);
-	return 2;
+	app->tsc_hz = rte_get_tsc_hz();
+	if (rte_pdump_init() < 0)
+		fprintf(stderr, "%s: warning: packet capture (dpdk-dumpcap) "
+				"unavailable: %s\n",
+			app->prog, rte_strerror(rte_errno));
+	rc = run(app);
+	app_dataplane_free(app);
+	if (app->port.driver[0] != '\0')
+		evg_port_close(app->port_id);
+	rte_mempool_free(app->pool);
+	rte_pdump_uninit();
+	rte_eal_cleanup();
+out:
+	free(app);
+	return rc;
 }
