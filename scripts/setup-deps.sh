@@ -15,8 +15,8 @@ pkgs=(
 	meson ninja-build pkg-config python3 git clang-format
 	# libraries
 	libdpdk-dev dpdk liburing-dev libhugetlbfs-dev libhugetlbfs-bin libcriterion-dev
-	# testbed, demo and benchmarks
-	iproute2 iputils-ping arping ethtool fio
+	# testbed, demo and benchmarks (dpdk-dev: dpdk-telemetry.py, dpdk-testpmd)
+	iproute2 iputils-ping arping ethtool fio dpdk-dev
 )
 
 missing=()

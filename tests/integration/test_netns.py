@@ -1,0 +1,620 @@
+#!/usr/bin/env python3
+"""End-to-end test of the evgate binary over a veth pair into a network
+namespace (scripts/testbed.sh). Speaks TAP to meson.
+
+    test_netns.py EVGATE_BINARY
+
+evgate runs in the root namespace on the host end of the pair through
+DPDK's net_af_packet, as 10.74.0.2/24; the producers (ping, arping,
+scripts/evf.py, and sockets this script opens inside the namespace) are
+10.74.0.1. Skips (TAP "1..0 # SKIP") when not root, when the namespace or
+the veth pair cannot be created, or when evgate has no data path yet.
+Cleans up whatever happens: evgate by PID, the testbed by name.
+"""
+
+import contextlib
+import ctypes
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(ROOT, "scripts"))
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+import evf  # noqa: E402  (scripts/evf.py)
+
+# ---- what evgate prints and exports (docs/telemetry.md); fix names here ----
+READY_LINE = "evgate: ready"
+STATS_LINE = "evgate: stats"
+FINAL_LINE = "evgate: final counters"
+TELEMETRY_SOCKET = "/var/run/dpdk/{prefix}/dpdk_telemetry.v2"
+TELEMETRY_CMD = "/evgate/stats"
+CTR = {
+    "icmp_replies": "rx_icmp_replies",
+    "arp_replies": "rx_arp_replies",
+    "events_accepted": "seq_events_accepted",
+    "events_duplicate": "seq_events_duplicate",
+    "naks_gap": "ack_naks_gap",
+    "naks_fenced": "ack_naks_fenced",
+    "acks_now": "ack_acks_now",
+    "acks_ping": "ack_acks_ping",
+}
+# Malformed frames are counted per rule as "rx_evf_<rule>" (the names of
+# evf.junk_frames()).
+CTR_MALFORMED = "rx_evf_{}"
+
+
+GATE_IP = "10.74.0.2"
+NS_IP = "10.74.0.1"
+PORT = evf.DEFAULT_PORT
+READY_TIMEOUT = 30.0
+EXIT_TIMEOUT = 10.0
+REPLY_TIMEOUT = 2.0   # for a reply that must come
+SILENCE = 1.0         # how long junk must stay unanswered
+MIN_FREE_HUGEPAGES = 200
+
+GATES = []  # the evgate processes started, for cleanup (at most one)
+
+
+# ---- TAP -------------------------------------------------------------------
+
+class Tap:
+    def __init__(self):
+        self.n = 0
+        self.failed = 0
+
+    def result(self, ok, name, why=""):
+        self.n += 1
+        if not ok:
+            self.failed += 1
+        print(f"{'ok' if ok else 'not ok'} {self.n} - {name}", flush=True)
+        if why:
+            self.diag(why)
+        return ok
+
+    def skip(self, name, why):
+        self.n += 1
+        print(f"ok {self.n} - {name} # SKIP {why}", flush=True)
+
+    @staticmethod
+    def diag(text):
+        for line in str(text).splitlines() or [""]:
+            print(f"# {line}", flush=True)
+
+
+def skip_all(why):
+    print(f"1..0 # SKIP {why}", flush=True)
+    sys.exit(0)
+
+
+class Abort(Exception):
+    """The rest of the test cannot run (evgate did not start, ...)."""
+
+
+class Interrupted(BaseException):
+    pass
+
+
+def on_signal(sig, frame):
+    raise Interrupted(f"signal {sig}")
+
+
+# ---- processes -------------------------------------------------------------
+
+def run(cmd, timeout=20, env=None, check=False):
+    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       text=True, timeout=timeout, env=env)
+    if check and p.returncode != 0:
+        raise Abort(f"{' '.join(cmd)} exited {p.returncode}:\n{p.stdout}")
+    return p
+
+
+class Evgate:
+    """The evgate process; its stdout+stderr collected by a thread."""
+
+    def __init__(self, cmd):
+        self.cmd = cmd
+        self.lines = []
+        self.lock = threading.Lock()
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, text=True,
+                                     bufsize=1, start_new_session=True)
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self):
+        for line in self.proc.stdout:
+            with self.lock:
+                self.lines.append(line.rstrip("\n"))
+
+    def output(self):
+        with self.lock:
+            return list(self.lines)
+
+    def wait_line(self, text, timeout, start=0):
+        """Index of the first line from `start` containing text, or -1
+        (timeout, or evgate exited without printing it)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            lines = self.output()
+            for i in range(start, len(lines)):
+                if text in lines[i]:
+                    return i
+            if self.proc.poll() is not None and not self.reader.is_alive():
+                return -1
+            if time.monotonic() >= deadline:
+                return -1
+            time.sleep(0.05)
+
+    def stop(self, sig, timeout):
+        """Sends sig and waits; returns the exit status or None."""
+        if self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                self.proc.send_signal(sig)
+        try:
+            rc = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None
+        self.reader.join(2)
+        return rc
+
+    def kill(self):
+        """SIGTERM, then SIGKILL: by PID, never by name."""
+        if self.proc.poll() is None and self.stop(signal.SIGTERM, 5) is None:
+            self.stop(signal.SIGKILL, 5)
+        self.reader.join(2)
+
+
+# ---- network namespaces ----------------------------------------------------
+
+CLONE_NEWNET = 0x40000000
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def _setns(fd):
+    if _libc.setns(fd, CLONE_NEWNET) != 0:
+        e = ctypes.get_errno()
+        raise OSError(e, f"setns: {os.strerror(e)}")
+
+
+@contextlib.contextmanager
+def in_netns(name):
+    """Runs the block in namespace `name` (this thread only). Sockets made
+    inside keep living there after the block."""
+    own = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
+    target = os.open(f"/run/netns/{name}", os.O_RDONLY)
+    try:
+        _setns(target)
+        try:
+            yield
+        finally:
+            _setns(own)
+    finally:
+        os.close(target)
+        os.close(own)
+
+
+def producer_in(ns, **kw):
+    """An evf.Producer whose socket lives in namespace ns."""
+    with in_netns(ns):
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    return evf.Producer(GATE_IP, PORT, sock=sock, timeout=REPLY_TIMEOUT, **kw)
+
+
+def expect_reply(p, frame, want_type, want_seq, want_count=None):
+    """Sends frame, checks the one reply; returns (ok, why)."""
+    f = p.request(frame, REPLY_TIMEOUT)
+    if f is None:
+        return False, f"no reply within {REPLY_TIMEOUT}s"
+    ok = f.type == want_type and f.seq == want_seq
+    if want_count is not None:
+        ok = ok and f.count == want_count
+    want = f"{evf.TYPE_NAMES[want_type]} seq={want_seq}"
+    if want_count is not None:
+        want += f" count={want_count}"
+    return ok, f"got {evf.describe(f)}; want {want}"
+
+
+def quiet_for(p, seconds):
+    """Replies that arrive within `seconds` (there should be none)."""
+    got = []
+    deadline = time.monotonic() + seconds
+    while len(got) < 50:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            break
+        p.sock.settimeout(left)
+        try:
+            buf = p.sock.recv(65536)
+        except socket.timeout:
+            break
+        got.append(buf)
+    return got
+
+
+# ---- telemetry -------------------------------------------------------------
+
+def telemetry(prefix, cmd, timeout=3.0):
+    """One telemetry command over the SOCK_SEQPACKET socket; returns the
+    value of the reply (a dict for /evgate/stats)."""
+    path = TELEMETRY_SOCKET.format(prefix=prefix)
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    try:
+        s.settimeout(timeout)
+        s.connect(path)
+        greeting = json.loads(s.recv(65536).decode())
+        bufsize = max(int(greeting.get("max_output_len", 16384)), 16384) * 2
+        s.send(cmd.encode())
+        reply = json.loads(s.recv(bufsize).decode())
+    finally:
+        s.close()
+    key = cmd.split(",", 1)[0]
+    if key not in reply:
+        raise KeyError(f"reply to {cmd} has no key {key}: {str(reply)[:300]}")
+    return reply[key]
+
+
+# ---- the test --------------------------------------------------------------
+
+def hugepage_args():
+    """EAL memory options: hugepages, in memory, when enough are free."""
+    base = "/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages"
+    try:
+        with open(base) as f:
+            free = int(f.read())
+    except (OSError, ValueError):
+        free = 0
+    if free >= MIN_FREE_HUGEPAGES and os.path.ismount("/dev/hugepages"):
+        return ["--in-memory"], f"{free} free 2 MiB hugepages"
+    # --no-huge implies --legacy-mem, which EAL refuses with --in-memory;
+    # --no-shconf keeps it from writing shared config files all the same.
+    return (["--no-huge", "-m", "512", "--no-shconf"],
+            f"only {free} free 2 MiB hugepages: --no-huge")
+
+
+def arping_cmd(ns, ns_if):
+    """arping (Habets' or iputils') run in ns, or None if not installed."""
+    exe = shutil.which("arping")
+    if exe is None:
+        return None
+    p = run([exe, "--help"], timeout=5)
+    flag = "-i" if "Habets" in p.stdout else "-I"
+    return ["ip", "netns", "exec", ns, exe, "-c", "3", flag, ns_if, GATE_IP]
+
+
+def main(argv):
+    if len(argv) < 2:
+        print("usage: test_netns.py EVGATE_BINARY", file=sys.stderr)
+        return 2
+    evgate_bin = os.path.abspath(argv[1])
+    if os.geteuid() != 0:
+        skip_all("needs root (network namespaces, veth, af_packet)")
+    for tool in ("ip", "ethtool", "ping"):
+        if shutil.which(tool) is None:
+            skip_all(f"'{tool}' not installed (scripts/setup-deps.sh installs it)")
+    if not os.access(evgate_bin, os.X_OK):
+        print(f"test_netns: {evgate_bin}: not an executable", file=sys.stderr)
+        return 2
+    helptext = run([evgate_bin, "--help"], timeout=10).stdout
+    if "--ip" not in helptext:
+        skip_all("this evgate has no data path yet (no --ip in --help)")
+
+    pid = os.getpid()
+    ns = f"evgt{pid}"
+    host_if = f"evgt{pid}a"[:15]
+    ns_if = f"evgt{pid}b"[:15]
+    prefix = f"evgt{pid}"
+    tb_env = dict(os.environ, EVG_TB_NS=ns, EVG_TB_HOST_IF=host_if, EVG_TB_NS_IF=ns_if)
+    testbed = [os.path.join(ROOT, "scripts", "testbed.sh")]
+
+    for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+        signal.signal(sig, on_signal)
+
+    tap = Tap()
+    logdir = None
+    skip = None
+    try:
+        p = run(testbed + ["up"], env=tb_env, timeout=60)
+        if p.returncode != 0:
+            if "cannot create" in p.stdout or "does not work" in p.stdout:
+                skip = f"cannot build the testbed: {p.stdout.strip().splitlines()[-1]}"
+                return 0
+            raise Abort(f"scripts/testbed.sh up failed:\n{p.stdout}")
+        tap.diag(f"testbed: namespace {ns}, {host_if} (evgate) <-> {ns_if} {NS_IP}")
+        logdir = tempfile.mkdtemp(prefix=f"evgt{pid}-log-")
+        run_tests(tap, evgate_bin, ns, host_if, ns_if, prefix, logdir)
+    except Abort as e:
+        tap.result(False, "test aborted", str(e))
+    except Interrupted as e:
+        tap.result(False, "test interrupted", str(e))
+    except Exception:  # report it as a failure, then clean up as always
+        tap.result(False, "unexpected error", traceback.format_exc())
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+            signal.signal(sig, signal.SIG_IGN)
+        if skip is not None:
+            run(testbed + ["down"], env=tb_env, timeout=60)
+            print(f"1..0 # SKIP {skip}", flush=True)
+        else:
+            cleanup(tap, tb_env, testbed, ns, host_if, ns_if, prefix, logdir)
+    print(f"1..{tap.n}", flush=True)
+    return 1 if tap.failed else 0
+
+
+def run_tests(tap, evgate_bin, ns, host_if, ns_if, prefix, logdir):
+    huge, huge_why = hugepage_args()
+    # --no-pci: port 0 is the af_packet vdev even on a host with a NIC
+    # bound to a DPDK driver, and evgate leaves such a NIC alone.
+    cmd = ([evgate_bin, "-l", "0-1"] + huge + ["--no-pci", "--file-prefix", prefix,
+            f"--vdev=net_af_packet0,iface={host_if},framecnt=4096",
+            "--log-level=user1:info"] +
+           ["--", "--ip", f"{GATE_IP}/24", "--stats", "1", "--log-dir", logdir])
+    tap.diag(f"{huge_why}; starting: {' '.join(cmd)}")
+    gate = Evgate(cmd)
+    GATES.append(gate)
+
+    i = gate.wait_line(READY_LINE, READY_TIMEOUT)
+    if not tap.result(i >= 0, "evgate_starts_and_prints_ready",
+                      "" if i >= 0 else
+                      f"no '{READY_LINE}' within {READY_TIMEOUT}s; exit status "
+                      f"{gate.proc.poll()}; output:\n" + "\n".join(gate.output())):
+        raise Abort("evgate did not start")
+    tap.diag(gate.output()[i])
+
+    # Everything this test expects evgate to count, tallied as it goes.
+    want = {"events_accepted": 0, "malformed": {}, "icmp": 0}
+    base = int(time.time_ns() // 1000)  # sessions above any earlier run's
+
+    # -- reachability: ICMP echo and ARP --
+    p = run(["ip", "netns", "exec", ns, "ping", "-c", "3", "-i", "0.2", "-W", "1",
+             GATE_IP], timeout=15)
+    m = re.search(r"(\d+) packets transmitted, (\d+) received", p.stdout)
+    tap.result(p.returncode == 0 and m is not None and m.group(2) == "3",
+               "icmp_echo_from_namespace_is_answered", p.stdout.strip())
+    want["icmp"] += 3
+    neigh = run(["ip", "-n", ns, "neigh", "show", GATE_IP, "dev", ns_if], timeout=5).stdout
+    tap.result("lladdr" in neigh, "arp_resolves_the_gate_address",
+               f"ip neigh: {neigh.strip() or '(none)'}")
+    acmd = arping_cmd(ns, ns_if)
+    if acmd is None:
+        tap.skip("arping_is_answered", "arping not installed")
+    else:
+        p = run(acmd, timeout=15)
+        tap.result(p.returncode == 0, "arping_is_answered",
+                   f"{' '.join(acmd)} -> {p.returncode}\n{p.stdout.strip()}")
+
+    # -- the producer CLI: 1000 events in frames of 16 --
+    s1 = base + 100
+    cli = ["ip", "netns", "exec", ns, sys.executable,
+           os.path.join(ROOT, "scripts", "evf.py")]
+    p = run(cli + ["send", "--to", GATE_IP, "--port", str(PORT), "--producer", "7",
+                   "--stream", "1", "--session", str(s1), "--events", "1000",
+                   "--batch", "16", "--timeout", "1"], timeout=60)
+    ok = p.returncode == 0 and " acked_seq=1000 " in p.stdout and " ok " in p.stdout
+    tap.result(ok, "producer_sends_1000_events_in_frames_of_16_final_ack_is_1000",
+               p.stdout.strip())
+    if ok:
+        want["events_accepted"] += 1000
+    nxt = 1000
+
+    prod = producer_in(ns, producer=7, stream=1, session=s1)
+    ev = evf.make_events(16)
+    try:
+        # -- duplicates: re-ACKed, never accepted again --
+        ok1, why1 = expect_reply(prod, prod.data(0, ev), evf.TYPE_ACK, nxt)
+        ok2, why2 = expect_reply(prod, prod.data(nxt - 16, ev), evf.TYPE_ACK, nxt)
+        tap.result(ok1 and ok2, "retransmitted_acked_frames_get_a_reack_and_the_seq_stays",
+                   f"seq 0: {why1}\nseq {nxt - 16}: {why2}")
+        # A frame straddling the next expected seq: only the new half counts.
+        ok, why = expect_reply(prod, prod.data(nxt - 8, ev), evf.TYPE_ACK, nxt + 8)
+        tap.result(ok, "frame_straddling_next_seq_accepts_only_the_new_events", why)
+        if ok:
+            nxt += 8
+            want["events_accepted"] += 8
+
+        # -- a gap: NAK GAP with the next expected seq --
+        ok, why = expect_reply(prod, prod.data(nxt + 16, ev), evf.TYPE_NAK, nxt,
+                               want_count=evf.NAK_GAP)
+        tap.result(ok, "gap_frame_gets_nak_gap_with_next_expected_seq", why)
+
+        # -- PING: ACK with the next seq --
+        ok, why = expect_reply(prod, evf.build_ping(7, 1, s1), evf.TYPE_ACK, nxt)
+        tap.result(ok, "ping_gets_ack_with_next_expected_seq", why)
+
+        # -- ACK_NOW --
+        ok, why = expect_reply(prod, prod.data(nxt, ev[:4], flags=evf.FLAG_ACK_NOW),
+                               evf.TYPE_ACK, nxt + 4)
+        tap.result(ok, "ack_now_frame_is_acked", why)
+        if ok:
+            nxt += 4
+            want["events_accepted"] += 4
+    finally:
+        prod.close()
+
+    # -- sessions: a higher one starts at 0, a lower one is fenced --
+    old = producer_in(ns, producer=8, stream=1, session=base + 5)
+    new = producer_in(ns, producer=8, stream=1, session=base + 6)
+    try:
+        ok1, why1 = expect_reply(old, old.data(0, ev[:1]), evf.TYPE_ACK, 1)
+        ok2, why2 = expect_reply(new, new.data(3, ev[:1]), evf.TYPE_NAK, 0,
+                                 want_count=evf.NAK_GAP)
+        tap.result(ok1 and ok2, "new_session_not_starting_at_seq_0_gets_nak_gap_0",
+                   f"session {base + 5} seq 0: {why1}\nsession {base + 6} seq 3: {why2}")
+        ok3, why3 = expect_reply(new, new.data(0, ev[:1]), evf.TYPE_ACK, 1)
+        ok4, why4 = expect_reply(old, old.data(1, ev[:1]), evf.TYPE_NAK, 0,
+                                 want_count=evf.NAK_FENCED)
+        tap.result(ok3 and ok4, "lower_session_after_a_higher_one_gets_nak_fenced",
+                   f"session {base + 6} seq 0: {why3}\nsession {base + 5} seq 1: {why4}")
+        want["events_accepted"] += ok1 + ok3
+    finally:
+        old.close()
+        new.close()
+
+    unknown = producer_in(ns, producer=9, stream=4, session=base + 1)
+    try:
+        ok, why = expect_reply(unknown, evf.build_ping(9, 4, base + 1), evf.TYPE_ACK, 0)
+        tap.result(ok, "ping_of_an_unknown_producer_gets_ack_seq_0", why)
+    finally:
+        unknown.close()
+
+    # -- junk: never answered --
+    junk = producer_in(ns, producer=7, stream=1, session=s1)
+    try:
+        kinds = dict(evf.junk_frames(7, 1, s1))
+        required = [("magic", kinds["magic"]), ("crc", kinds["crc"]),
+                    ("runt", kinds["runt"]),
+                    ("direction", evf.build_ack(7, 1, s1, 5))]
+        for name, frame in required:
+            junk.send_raw(frame)
+            want["malformed"][name] = want["malformed"].get(name, 0) + 1
+        got = quiet_for(junk, SILENCE)
+        tap.result(not got, "junk_bad_magic_bad_crc_truncated_and_ack_get_no_reply",
+                   "; ".join(_describe(b) for b in got))
+    finally:
+        junk.close()
+    p = run(cli + ["junk", "--to", GATE_IP, "--port", str(PORT), "--producer", "7",
+                   "--stream", "1", "--session", str(s1), "--count", "20",
+                   "--timeout", str(SILENCE)], timeout=30)
+    tap.result(p.returncode == 0 and "replies=0" in p.stdout,
+               "every_kind_of_malformed_frame_gets_no_reply", p.stdout.strip())
+    for i in range(20):
+        name = evf.junk_frames()[i % len(evf.junk_frames())][0]
+        want["malformed"][name] = want["malformed"].get(name, 0) + 1
+
+    # The state after the junk: unchanged.
+    chk = producer_in(ns, producer=7, stream=1, session=s1)
+    try:
+        ok, why = expect_reply(chk, evf.build_ping(7, 1, s1), evf.TYPE_ACK, nxt)
+        tap.result(ok, "junk_and_duplicates_left_the_sequence_unchanged", why)
+    finally:
+        chk.close()
+
+    check_telemetry(tap, prefix, want)
+
+    n = gate.wait_line(STATS_LINE, 3.0)
+    tap.result(n >= 0, "stats_line_printed_every_second",
+               gate.output()[n] if n >= 0 else f"no '{STATS_LINE}' line")
+
+    # -- SIGINT: exit 0 within 10 s, final counters printed --
+    start = len(gate.output())
+    t0 = time.monotonic()
+    rc = gate.stop(signal.SIGINT, EXIT_TIMEOUT)
+    took = time.monotonic() - t0
+    out = gate.output()
+    final = out[start:]
+    has_final = any(FINAL_LINE in ln for ln in final)
+    tap.result(rc == 0 and has_final, "sigint_exits_0_within_10s_and_prints_final_counters",
+               f"exit status {rc} after {took:.1f}s\n" + "\n".join(final[-40:]))
+    final_accepted = _final_counter(out, CTR["events_accepted"])
+    tap.result(final_accepted == want["events_accepted"],
+               "final_counters_report_every_accepted_event",
+               f"{CTR['events_accepted']} {final_accepted}, expected {want['events_accepted']}")
+    tap.diag("evgate output:\n" + "\n".join(out))
+
+
+def _describe(buf):
+    try:
+        return evf.describe(evf.decode(buf))
+    except evf.EvfError as e:
+        return f"undecodable reply ({e})"
+
+
+def _final_counter(lines, name):
+    """A counter's value from the final report ("name value" lines after
+    FINAL_LINE; absent means 0)."""
+    seen = False
+    for ln in lines:
+        if FINAL_LINE in ln:
+            seen = True
+            continue
+        if seen:
+            parts = ln.split()
+            if len(parts) == 2 and parts[0] == name and parts[1].isdigit():
+                return int(parts[1])
+    return 0 if seen else None
+
+
+def check_telemetry(tap, prefix, want):
+    path = TELEMETRY_SOCKET.format(prefix=prefix)
+    if not os.path.exists(path):
+        tap.result(False, "telemetry_socket_exists", f"{path} missing")
+        return
+    try:
+        stats = telemetry(prefix, TELEMETRY_CMD)
+    except (OSError, ValueError, KeyError) as e:
+        tap.result(False, "telemetry_evgate_stats_answers", f"{TELEMETRY_CMD}: {e}")
+        return
+    why = f"{len(stats)} counters"
+    tap.result(isinstance(stats, dict) and len(stats) > 0,
+               "telemetry_evgate_stats_answers", why)
+
+    def get(name):
+        v = stats.get(name)
+        return v if isinstance(v, int) else None
+
+    bad = []
+    for rule, n in sorted(want["malformed"].items()):
+        name = CTR_MALFORMED.format(rule)
+        if get(name) != n:
+            bad.append(f"{name} = {get(name)}, expected {n}")
+    tap.result(not bad, "telemetry_counts_every_malformed_frame_by_rule",
+               "\n".join(bad) or ", ".join(
+                   f"{CTR_MALFORMED.format(r)}={n}" for r, n in sorted(want["malformed"].items())))
+    name = CTR["events_accepted"]
+    tap.result(get(name) == want["events_accepted"],
+               "telemetry_counts_accepted_events_exactly_once",
+               f"{name} = {get(name)}, expected {want['events_accepted']}; "
+               f"{CTR['events_duplicate']} = {get(CTR['events_duplicate'])}")
+    checks = [
+        ("naks_gap", 2), ("naks_fenced", 1), ("acks_now", 1), ("acks_ping", 3),
+        ("icmp_replies", want["icmp"]), ("arp_replies", 1), ("events_duplicate", 40),
+    ]
+    bad = [f"{CTR[k]} = {get(CTR[k])}, expected >= {n}" for k, n in checks
+           if get(CTR[k]) is None or get(CTR[k]) < n]
+    tap.result(not bad, "telemetry_counts_naks_acks_and_control_replies",
+               "\n".join(bad) or ", ".join(f"{CTR[k]}={get(CTR[k])}" for k, _ in checks))
+
+
+def cleanup(tap, tb_env, testbed, ns, host_if, ns_if, prefix, logdir):
+    """Always runs: evgate by PID, the testbed by name, then checks that
+    nothing is left."""
+    problems = []
+    for gate in GATES:
+        if gate.proc.poll() is None:
+            tap.diag(f"evgate (pid {gate.proc.pid}) still running: killing it; its"
+                     " output:\n" + "\n".join(gate.output()[-60:]))
+        gate.kill()
+        if gate.proc.poll() is None:
+            problems.append(f"evgate (pid {gate.proc.pid}) survived SIGKILL")
+    try:
+        p = run(testbed + ["down"], env=tb_env, timeout=60)
+        if p.returncode != 0:
+            problems.append(f"testbed down exited {p.returncode}: {p.stdout.strip()}")
+    except (OSError, subprocess.TimeoutExpired) as e:
+        problems.append(f"testbed down: {e}")
+    left = run(["ip", "netns", "list"], timeout=10).stdout.split()
+    if ns in left:
+        problems.append(f"namespace {ns} still exists")
+    for ifname in (host_if, ns_if):
+        if run(["ip", "link", "show", "dev", ifname], timeout=10).returncode == 0:
+            problems.append(f"link {ifname} still exists")
+    rundir = os.path.dirname(TELEMETRY_SOCKET.format(prefix=prefix))
+    shutil.rmtree(rundir, ignore_errors=True)
+    if logdir:
+        shutil.rmtree(logdir, ignore_errors=True)
+    tap.result(not problems, "cleanup_leaves_no_process_namespace_or_link",
+               "\n".join(problems))
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
