@@ -86,8 +86,8 @@ struct app {
 	unsigned int nb_ctr;
 	char ctr_name[APP_CTR_MAX][APP_CTR_NAME_LEN];
 	unsigned int ctr_stage_base[APP_STAGE_MAX]; /* first stage counter */
-	unsigned int ctr_polls_base; /* busy, idle per stage */
-	unsigned int ctr_edge_base;  /* enq, full, dropped, retries per kind */
+	unsigned int ctr_polls_base;		    /* busy, idle per stage */
+	unsigned int ctr_edge_base; /* enq, full, dropped, retries per kind */
 	unsigned int ctr_port_base;
 };
 

@@ -23,7 +23,7 @@ static const char *const edge_kind_name[APP_EDGE_KIND_MAX] = {
 #define EDGE_CTRS 4u /* enq, full, dropped, retries */
 
 static void __rte_format_printf(2, 3)
-add_name(struct app *app, const char *fmt, ...)
+	add_name(struct app *app, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -41,8 +41,8 @@ add_name(struct app *app, const char *fmt, ...)
 void
 app_counters_init(struct app *app)
 {
-	static const char *const edge_ctr[EDGE_CTRS] = { "enq", "full",
-							 "dropped", "retries" };
+	static const char *const edge_ctr[EDGE_CTRS] = {"enq", "full",
+							"dropped", "retries"};
 
 	app->nb_ctr = 0;
 	for (unsigned int s = 0; s < APP_STAGE_MAX; s++) {
@@ -90,7 +90,8 @@ app_counters_collect(const struct app *app, int lcore, struct app_counters *out)
 	}
 	for (unsigned int i = 0; i < app->nb_edges; i++) {
 		const struct app_edge *ae = &app->edges[i];
-		uint64_t *v = &out->v[app->ctr_edge_base + EDGE_CTRS * ae->kind];
+		uint64_t *v =
+			&out->v[app->ctr_edge_base + EDGE_CTRS * ae->kind];
 
 		if (lcore >= 0 && ae->lcore != (unsigned int)lcore)
 			continue;
@@ -173,19 +174,21 @@ app_stats_line(const struct app *app, FILE *f, const struct app_counters *now,
 	double dt = seconds > 0 ? seconds : 1;
 
 	fprintf(f,
-		"evgate: stats rx %" PRIu64 " (%.0f/s) frames, accepted %" PRIu64
+		"evgate: stats rx %" PRIu64
+		" (%.0f/s) frames, accepted %" PRIu64
 		" (%.0f/s) events, dup %" PRIu64 ", acks %" PRIu64
 		", naks %" PRIu64 ", drops %" PRIu64 ", tx %" PRIu64 "\n",
-		get(app, now, rx), (get(app, now, rx) - get(app, prev, rx)) / dt,
-		get(app, now, ev), (get(app, now, ev) - get(app, prev, ev)) / dt,
+		get(app, now, rx),
+		(get(app, now, rx) - get(app, prev, rx)) / dt,
+		get(app, now, ev),
+		(get(app, now, ev) - get(app, prev, ev)) / dt,
 		get(app, now, "seq_events_duplicate"),
 		get(app, now, "ack_acks"), sum_naks(app, now),
 		sum_drops(app, now), get(app, now, "tx_packets"));
 }
 
 void
-app_counters_print(const struct app *app, FILE *f,
-		   const struct app_counters *c)
+app_counters_print(const struct app *app, FILE *f, const struct app_counters *c)
 {
 	for (unsigned int i = 0; i < app->nb_ctr; i++)
 		if (c->v[i] != 0)

@@ -156,13 +156,13 @@ e_seq_ack(const struct app *app, unsigned int s)
 }
 
 static int
-make_edges(struct app *app, const struct placement *p, char *err,
-	   size_t errlen)
+make_edges(struct app *app, const struct placement *p, char *err, size_t errlen)
 {
 	unsigned int nb_rx = app->port.rx_queues, ns = app->nb_shards;
 	enum evg_edge_policy rx_policy =
-		app->cfg.ring_full == EVG_CFG_RING_FULL_DROP ?
-			EVG_EDGE_DROP : EVG_EDGE_BACKPRESSURE;
+		app->cfg.ring_full == EVG_CFG_RING_FULL_DROP
+			? EVG_EDGE_DROP
+			: EVG_EDGE_BACKPRESSURE;
 	char name[RTE_RING_NAMESIZE];
 	int rc;
 
@@ -240,9 +240,9 @@ make_seq(struct app *app, const struct placement *p)
 		struct app_node *n;
 
 		snprintf(name, sizeof(name), "shard%u", s);
-		app->tables[s] = evg_seq_table_create(
-			name, app->cfg.seq_capacity,
-			(int)rte_lcore_to_socket_id(lc));
+		app->tables[s] =
+			evg_seq_table_create(name, app->cfg.seq_capacity,
+					     (int)rte_lcore_to_socket_id(lc));
 		if (app->tables[s] == NULL)
 			return -ENOMEM;
 		c.table = app->tables[s];
@@ -337,13 +337,12 @@ app_dataplane_build(struct app *app, char *err, size_t errlen)
 	if (rc < 0)
 		goto out;
 	app->nb_edges = nb_rx * app->nb_shards + nb_rx + app->nb_shards + 1;
-	app->edges = rte_zmalloc("evg_edges",
-				 app->nb_edges * sizeof(*app->edges),
-				 RTE_CACHE_LINE_SIZE);
-	app->nodes = rte_zmalloc("evg_nodes",
-				 (nb_rx + app->nb_shards + 2) *
-					 sizeof(*app->nodes),
-				 RTE_CACHE_LINE_SIZE);
+	app->edges =
+		rte_zmalloc("evg_edges", app->nb_edges * sizeof(*app->edges),
+			    RTE_CACHE_LINE_SIZE);
+	app->nodes = rte_zmalloc(
+		"evg_nodes", (nb_rx + app->nb_shards + 2) * sizeof(*app->nodes),
+		RTE_CACHE_LINE_SIZE);
 	rc = -ENOMEM;
 	if (app->edges == NULL || app->nodes == NULL)
 		goto nomem;
@@ -390,7 +389,7 @@ app_dataplane_launch(struct app *app)
 	unsigned int lc;
 	int rc;
 
-	RTE_LCORE_FOREACH_WORKER(lc) {
+	RTE_LCORE_FOREACH_WORKER (lc) {
 		if (!app->lcore_used[lc])
 			continue;
 		rc = rte_eal_remote_launch(evg_lcore_loop, &app->plans[lc], lc);

@@ -51,7 +51,7 @@ on_signal(int sig)
 static void
 install_signals(void)
 {
-	struct sigaction sa = { .sa_handler = on_signal };
+	struct sigaction sa = {.sa_handler = on_signal};
 
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
@@ -230,8 +230,9 @@ run(struct app *app)
 	}
 	app_counters_init(app);
 	if (app_telemetry_register(app) < 0)
-		fprintf(stderr, "%s: warning: telemetry commands not "
-				"registered\n",
+		fprintf(stderr,
+			"%s: warning: telemetry commands not "
+			"registered\n",
 			app->prog);
 	rc = app_dataplane_launch(app);
 	if (rc < 0) {
@@ -280,8 +281,9 @@ main(int argc, char **argv)
 	}
 	app->tsc_hz = rte_get_tsc_hz();
 	if (rte_pdump_init() < 0)
-		fprintf(stderr, "%s: warning: packet capture (dpdk-dumpcap) "
-				"unavailable: %s\n",
+		fprintf(stderr,
+			"%s: warning: packet capture (dpdk-dumpcap) "
+			"unavailable: %s\n",
 			app->prog, rte_strerror(rte_errno));
 	rc = run(app);
 	app_dataplane_free(app);

@@ -89,7 +89,7 @@ static int
 cmd_stages(const char *cmd __rte_unused, const char *params __rte_unused,
 	   struct rte_tel_data *d)
 {
-	unsigned int count[APP_STAGE_MAX] = { 0 };
+	unsigned int count[APP_STAGE_MAX] = {0};
 	char name[32];
 
 	rte_tel_data_start_dict(d);
@@ -155,9 +155,11 @@ cmd_config(const char *cmd __rte_unused, const char *params __rte_unused,
 	rte_tel_data_add_dict_int(d, "burst", cfg->burst);
 	rte_tel_data_add_dict_int(d, "ring_size", (int)cfg->ring_size);
 	rte_tel_data_add_dict_string(d, "ring_full",
-				     cfg->ring_full == EVG_CFG_RING_FULL_DROP ?
-					     "drop" : "backpressure");
-	rte_tel_data_add_dict_string(d, "ack", evg_cfg_ack_name(cfg->ack_level));
+				     cfg->ring_full == EVG_CFG_RING_FULL_DROP
+					     ? "drop"
+					     : "backpressure");
+	rte_tel_data_add_dict_string(d, "ack",
+				     evg_cfg_ack_name(cfg->ack_level));
 	rte_tel_data_add_dict_int(d, "nak_rate", (int)cfg->nak_rate);
 	rte_tel_data_add_dict_int(d, "nak_burst", (int)cfg->nak_burst);
 	rte_tel_data_add_dict_int(d, "allow_rules", (int)cfg->nb_allow);
@@ -173,21 +175,21 @@ app_telemetry_register(const struct app *app)
 		telemetry_cb fn;
 		const char *help;
 	} cmds[] = {
-		{ "/evgate/stats", cmd_stats,
-		  "Every evgate counter, summed over lcores. No parameters" },
-		{ "/evgate/drops", cmd_drops,
-		  "The counters of dropped frames. No parameters" },
-		{ "/evgate/lcores", cmd_lcores,
-		  "The lcores that run stages. No parameters" },
-		{ "/evgate/lcore", cmd_lcore,
-		  "The counters of one lcore. Parameter: lcore id" },
-		{ "/evgate/stages", cmd_stages,
-		  "Each stage instance: lcore, busy and idle polls, items. "
-		  "No parameters" },
-		{ "/evgate/seq", cmd_seq,
-		  "Sequencer keys per shard. No parameters" },
-		{ "/evgate/config", cmd_config,
-		  "The running configuration. No parameters" },
+		{"/evgate/stats", cmd_stats,
+		 "Every evgate counter, summed over lcores. No parameters"},
+		{"/evgate/drops", cmd_drops,
+		 "The counters of dropped frames. No parameters"},
+		{"/evgate/lcores", cmd_lcores,
+		 "The lcores that run stages. No parameters"},
+		{"/evgate/lcore", cmd_lcore,
+		 "The counters of one lcore. Parameter: lcore id"},
+		{"/evgate/stages", cmd_stages,
+		 "Each stage instance: lcore, busy and idle polls, items. "
+		 "No parameters"},
+		{"/evgate/seq", cmd_seq,
+		 "Sequencer keys per shard. No parameters"},
+		{"/evgate/config", cmd_config,
+		 "The running configuration. No parameters"},
 	};
 	int rc;
 

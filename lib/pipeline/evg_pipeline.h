@@ -103,6 +103,15 @@ evg_edge_pull(struct evg_edge *e, struct rte_mbuf **pkts, unsigned int n)
 	return rte_ring_dequeue_burst(e->ring, (void **)pkts, n, NULL);
 }
 
+/*
+ * Take up to `want` mbufs from nb_in edges, starting at in[*next] and
+ * going round; *next advances by one per call, so a busy input cannot
+ * starve the others. Returns how many were taken.
+ */
+unsigned int evg_edge_pull_rr(struct evg_edge *const *in, unsigned int nb_in,
+			      unsigned int *next, struct rte_mbuf **pkts,
+			      unsigned int want);
+
 struct evg_node;
 
 struct evg_stage_ops {

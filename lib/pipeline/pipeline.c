@@ -22,12 +22,13 @@ evg_edge_init(struct evg_edge *e, const char *name, unsigned int size,
 		flags |= RING_F_SP_ENQ;
 	if (!multi_consumer)
 		flags |= RING_F_SC_DEQ;
-	*e = (struct evg_edge){ .policy = policy };
+	*e = (struct evg_edge){.policy = policy};
 	/* EXACT_SZ: `size` usable slots, not size - 1. */
 	e->ring = rte_ring_create(name, size, socket_id, flags);
 	if (e->ring == NULL)
-		return rte_errno == EEXIST ? -EEXIST :
-		       rte_errno == EINVAL ? -EINVAL : -ENOMEM;
+		return rte_errno == EEXIST   ? -EEXIST
+		       : rte_errno == EINVAL ? -EINVAL
+					     : -ENOMEM;
 	return 0;
 }
 
@@ -59,8 +60,8 @@ evg_edge_push(struct evg_edge *e, struct rte_mbuf **pkts, unsigned int n)
 		while (done < n && !(e->stop != NULL && *e->stop)) {
 			rte_pause();
 			e->stats.retries++;
-			k = rte_ring_enqueue_burst(e->ring, (void **)pkts + done,
-						   n - done, NULL);
+			k = rte_ring_enqueue_burst(
+				e->ring, (void **)pkts + done, n - done, NULL);
 			e->stats.enq += k;
 			done += k;
 		}
@@ -73,6 +74,22 @@ evg_edge_push(struct evg_edge *e, struct rte_mbuf **pkts, unsigned int n)
 	else
 		rte_pktmbuf_free_bulk(pkts + done, n - done);
 	return done;
+}
+
+unsigned int
+evg_edge_pull_rr(struct evg_edge *const *in, unsigned int nb_in,
+		 unsigned int *next, struct rte_mbuf **pkts, unsigned int want)
+{
+	unsigned int i = *next, n = 0;
+
+	if (nb_in == 0)
+		return 0;
+	for (unsigned int k = 0; k < nb_in && n < want; k++) {
+		n += evg_edge_pull(in[i], pkts + n, want - n);
+		i = i + 1 == nb_in ? 0 : i + 1;
+	}
+	*next = *next + 1 >= nb_in ? 0 : *next + 1;
+	return n;
 }
 
 int

@@ -65,21 +65,6 @@ evg_ack_init(struct evg_ack_ctx *ctx, const struct evg_ack_conf *conf)
 	return 0;
 }
 
-/* Round-robin over the inputs; the next poll starts one input further. */
-static unsigned int
-ack_pull(struct evg_ack_ctx *ctx, struct rte_mbuf **pkts, unsigned int want)
-{
-	const unsigned int nb_in = ctx->conf.nb_in;
-	unsigned int i = ctx->next_in, n = 0;
-
-	for (unsigned int k = 0; k < nb_in && n < want; k++) {
-		n += evg_edge_pull(ctx->conf.in[i], pkts + n, want - n);
-		i = i + 1 == nb_in ? 0 : i + 1;
-	}
-	ctx->next_in = ctx->next_in + 1 == nb_in ? 0 : ctx->next_in + 1;
-	return n;
-}
-
 /* Start a poll: every slot of earlier polls becomes free. */
 static void
 ack_next_gen(struct evg_ack_ctx *ctx)
@@ -280,7 +265,8 @@ ack_poll(struct evg_node *node)
 		       evg_edge_room(ctx->conf.out));
 	if (want == 0)
 		return 0;
-	n = ack_pull(ctx, pkts, want);
+	n = evg_edge_pull_rr(ctx->conf.in, ctx->conf.nb_in, &ctx->next_in, pkts,
+			     want);
 	if (n == 0)
 		return 0;
 	ctx->stats.c[EVG_ACK_in] += n;

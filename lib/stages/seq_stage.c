@@ -39,25 +39,6 @@ evg_seqst_init(struct evg_seqst_ctx *ctx, const struct evg_seqst_conf *conf)
 	return 0;
 }
 
-/*
- * Take up to `want` frames from the inputs, starting at next_in and going
- * round; the next poll starts one input further, so a busy input cannot
- * starve the others.
- */
-static unsigned int
-seqst_pull(struct evg_seqst_ctx *ctx, struct rte_mbuf **pkts, unsigned int want)
-{
-	const unsigned int nb_in = ctx->conf.nb_in;
-	unsigned int i = ctx->next_in, n = 0;
-
-	for (unsigned int k = 0; k < nb_in && n < want; k++) {
-		n += evg_edge_pull(ctx->conf.in[i], pkts + n, want - n);
-		i = i + 1 == nb_in ? 0 : i + 1;
-	}
-	ctx->next_in = ctx->next_in + 1 == nb_in ? 0 : ctx->next_in + 1;
-	return n;
-}
-
 /* Count a DATA frame's decision. */
 static void
 seqst_count_data(uint64_t *c, const struct evg_seq_result *res, uint32_t count)
@@ -136,7 +117,8 @@ seqst_poll(struct evg_node *node)
 		       evg_edge_room(ctx->conf.out));
 	if (want == 0)
 		return 0;
-	n = seqst_pull(ctx, pkts, want);
+	n = evg_edge_pull_rr(ctx->conf.in, ctx->conf.nb_in, &ctx->next_in, pkts,
+			     want);
 	if (n == 0)
 		return 0;
 	ctx->stats.c[EVG_SEQST_in] += n;

@@ -52,21 +52,6 @@ evg_tx_init(struct evg_tx_ctx *ctx, const struct evg_tx_conf *conf)
 	return 0;
 }
 
-/* Round-robin over the inputs; the next poll starts one input further. */
-static unsigned int
-tx_pull(struct evg_tx_ctx *ctx, struct rte_mbuf **pkts, unsigned int want)
-{
-	const unsigned int nb_in = ctx->conf.nb_in;
-	unsigned int i = ctx->next_in, n = 0;
-
-	for (unsigned int k = 0; k < nb_in && n < want; k++) {
-		n += evg_edge_pull(ctx->conf.in[i], pkts + n, want - n);
-		i = i + 1 == nb_in ? 0 : i + 1;
-	}
-	ctx->next_in = ctx->next_in + 1 == nb_in ? 0 : ctx->next_in + 1;
-	return n;
-}
-
 /*
  * Offer pkts[0..n) to the port and count what it took. Lengths are read
  * before the call: a sent mbuf belongs to the driver. Returns how many
@@ -130,7 +115,8 @@ tx_poll(struct evg_node *node)
 		if (ctx->nb_held > 0)
 			return done;
 	}
-	n = (uint16_t)tx_pull(ctx, pkts, ctx->conf.burst);
+	n = (uint16_t)evg_edge_pull_rr(ctx->conf.in, ctx->conf.nb_in,
+				       &ctx->next_in, pkts, ctx->conf.burst);
 	if (n == 0)
 		return done;
 	sent = tx_send(ctx, pkts, n);
