@@ -54,6 +54,13 @@ CTR = {
 CTR_MALFORMED = "rx_evf_{}"
 
 
+# Stage layouts (see layout_args()); "spread" is a config file.
+LAYOUTS = {
+    "packed": None,
+    "spread": ("[pipeline]\nseq_shards = 3\nrx_lcores = 1\n"
+               "seq_lcores = 2-3\nack_lcore = 4\ntx_lcore = 4\n"),
+}
+
 GATE_IP = "10.74.0.2"
 NS_IP = "10.74.0.1"
 PORT = evf.DEFAULT_PORT
@@ -293,10 +300,12 @@ def arping_cmd(ns, ns_if):
 
 
 def main(argv):
-    if len(argv) < 2:
-        print("usage: test_netns.py EVGATE_BINARY", file=sys.stderr)
+    if len(argv) < 2 or (len(argv) > 2 and argv[2] not in LAYOUTS):
+        print("usage: test_netns.py EVGATE_BINARY [packed|spread]",
+              file=sys.stderr)
         return 2
     evgate_bin = os.path.abspath(argv[1])
+    layout = argv[2] if len(argv) > 2 else "packed"
     if os.geteuid() != 0:
         skip_all("needs root (network namespaces, veth, af_packet)")
     for tool in ("ip", "ethtool", "ping"):
@@ -332,7 +341,7 @@ def main(argv):
             raise Abort(f"scripts/testbed.sh up failed:\n{p.stdout}")
         tap.diag(f"testbed: namespace {ns}, {host_if} (evgate) <-> {ns_if} {NS_IP}")
         logdir = tempfile.mkdtemp(prefix=f"evgt{pid}-log-")
-        run_tests(tap, evgate_bin, ns, host_if, ns_if, prefix, logdir)
+        run_tests(tap, evgate_bin, ns, host_if, ns_if, prefix, logdir, layout)
     except Abort as e:
         tap.result(False, "test aborted", str(e))
     except Interrupted as e:
@@ -351,14 +360,29 @@ def main(argv):
     return 1 if tap.failed else 0
 
 
-def run_tests(tap, evgate_bin, ns, host_if, ns_if, prefix, logdir):
+def layout_args(layout, logdir):
+    """EAL lcores and evgate options for a stage layout: "packed", every
+    stage on one worker lcore (the default config); "spread", a config file
+    that gives rx, three sequencer shards over two lcores, and ack + tx
+    their own lcores, as on a large host (here 5 lcores on the 2 CPUs)."""
+    if layout == "packed":
+        return ["-l", "0-1"], []
+    conf = os.path.join(logdir, "spread.ini")
+    with open(conf, "w") as f:
+        f.write(LAYOUTS["spread"])
+    return ["--lcores", "0@0,1@0,2@1,3@0,4@1"], ["--config", conf]
+
+
+def run_tests(tap, evgate_bin, ns, host_if, ns_if, prefix, logdir, layout):
     huge, huge_why = hugepage_args()
+    lcores, opts = layout_args(layout, logdir)
     # --no-pci: port 0 is the af_packet vdev even on a host with a NIC
     # bound to a DPDK driver, and evgate leaves such a NIC alone.
-    cmd = ([evgate_bin, "-l", "0-1"] + huge + ["--no-pci", "--file-prefix", prefix,
+    cmd = ([evgate_bin] + lcores + huge + ["--no-pci", "--file-prefix", prefix,
             f"--vdev=net_af_packet0,iface={host_if},framecnt=4096",
             "--log-level=user1:info"] +
-           ["--", "--ip", f"{GATE_IP}/24", "--stats", "1", "--log-dir", logdir])
+           ["--", "--ip", f"{GATE_IP}/24", "--stats", "1", "--log-dir", logdir] +
+           opts)
     tap.diag(f"{huge_why}; starting: {' '.join(cmd)}")
     gate = Evgate(cmd)
     GATES.append(gate)
