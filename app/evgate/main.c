@@ -289,6 +289,14 @@ main(int argc, char **argv)
 	app_dataplane_free(app);
 	if (app->port.driver[0] != '\0')
 		evg_port_close(app->port_id);
+	/* Every stage frees or passes on every mbuf, the rings were emptied
+	 * and the port is closed: anything still out is a leak. */
+	if (app->pool != NULL && rte_mempool_in_use_count(app->pool) != 0) {
+		fprintf(stderr, "%s: error: %u mbufs still in use at exit\n",
+			app->prog, rte_mempool_in_use_count(app->pool));
+		if (rc == 0)
+			rc = EXIT_FAILURE;
+	}
 	rte_mempool_free(app->pool);
 	rte_pdump_uninit();
 	rte_eal_cleanup();
