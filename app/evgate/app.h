@@ -91,6 +91,9 @@ struct app {
 	unsigned int ctr_port_base;
 };
 
+/* dataplane.c: check the lcore map against the EAL (before the port
+ * starts); 0 or -EINVAL with err set. */
+int app_dataplane_check(const struct app *app, char *err, size_t errlen);
 /* dataplane.c: build every stage instance, edge and lcore plan from
  * app->cfg and app->port; undo it. 0 or -errno with err set. */
 int app_dataplane_build(struct app *app, char *err, size_t errlen);

@@ -91,6 +91,19 @@ place(const struct evg_cfg *cfg, struct placement *p, char *err, size_t errlen)
 	return 0;
 }
 
+int
+app_dataplane_check(const struct app *app, char *err, size_t errlen)
+{
+	struct placement *p = calloc(1, sizeof(*p));
+	int rc;
+
+	if (p == NULL)
+		return -ENOMEM;
+	rc = place(&app->cfg, p, err, errlen);
+	free(p);
+	return rc;
+}
+
 static int
 edge_make(struct app *app, unsigned int i, enum app_edge_kind kind,
 	  const char *name, unsigned int producer, unsigned int consumer,

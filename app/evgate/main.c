@@ -11,8 +11,11 @@
  * SIGINT/SIGTERM stops the sources, lets the rings drain, sends the final
  * replies and prints the final counters. A second signal exits at once.
  */
+#include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,6 +77,35 @@ app_args_start(int argc, char **argv)
 		if (strcmp(argv[i], "--") == 0)
 			return i;
 	return 0;
+}
+
+/* -h or --help among the EAL options: the EAL prints its usage. */
+static bool
+wants_eal_help(int start, char **argv)
+{
+	for (int i = 1; i < start; i++)
+		if (strcmp(argv[i], "-h") == 0 ||
+		    strcmp(argv[i], "--help") == 0)
+			return true;
+	return false;
+}
+
+/* The EAL leaves its runtime directory (/var/run/dpdk/<prefix>) behind;
+ * remove what is in it, then the directory, once the EAL is done. */
+static void
+remove_runtime_dir(const char *dir)
+{
+	struct dirent *de;
+	DIR *d = opendir(dir);
+
+	if (d == NULL)
+		return;
+	while ((de = readdir(d)) != NULL)
+		if (strcmp(de->d_name, ".") != 0 &&
+		    strcmp(de->d_name, "..") != 0)
+			(void)unlinkat(dirfd(d), de->d_name, 0);
+	closedir(d);
+	(void)rmdir(dir);
 }
 
 /* Parse and check our options; returns -1 to go on, or an exit code. */
@@ -221,12 +253,21 @@ run(struct app *app)
 	char err[EVG_CFG_ERR_LEN];
 	int rc;
 
-	rc = setup_port(app, err, sizeof(err));
+	/* The lcore map first: it needs no port, and a mistake in it should
+	 * not wait for a port to start. */
+	rc = app_dataplane_check(app, err, sizeof(err));
+	if (rc == 0)
+		rc = setup_port(app, err, sizeof(err));
 	if (rc == 0)
 		rc = app_dataplane_build(app, err, sizeof(err));
 	if (rc < 0) {
 		fprintf(stderr, "%s: %s\n", app->prog, err);
 		return EXIT_CONFIG;
+	}
+	if (got_signal != 0) {
+		printf("evgate: signal %d during start-up: stopping\n",
+		       (int)got_signal);
+		return 0;
 	}
 	app_counters_init(app);
 	if (app_telemetry_register(app) < 0)
@@ -255,6 +296,7 @@ int
 main(int argc, char **argv)
 {
 	int start = app_args_start(argc, argv);
+	char runtime_dir[PATH_MAX];
 	struct app *app;
 	int rc;
 
@@ -269,7 +311,9 @@ main(int argc, char **argv)
 	/* Our options: argv[start + 1 ..], with argv[0] in front for
 	 * getopt. */
 	argv[start] = argv[0];
-	rc = parse_options(app, argc - start, argv + start);
+	rc = wants_eal_help(start, argv)
+		     ? -1
+		     : parse_options(app, argc - start, argv + start);
 	if (rc >= 0)
 		goto out;
 	rc = rte_eal_init(start > 0 ? start : 1, argv);
@@ -299,7 +343,10 @@ main(int argc, char **argv)
 	}
 	rte_mempool_free(app->pool);
 	rte_pdump_uninit();
+	snprintf(runtime_dir, sizeof(runtime_dir), "%s",
+		 rte_eal_get_runtime_dir());
 	rte_eal_cleanup();
+	remove_runtime_dir(runtime_dir);
 out:
 	free(app);
 	return rc;

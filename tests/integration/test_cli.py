@@ -1,0 +1,489 @@
+#!/usr/bin/env python3
+"""The evgate command line: --help, --version, the one-line configuration
+errors before the EAL starts, the start-up errors after it, and a clean
+start and stop on a net_null port. Speaks TAP to meson.
+
+    test_cli.py EVGATE_BINARY
+
+Every error must be exactly one line on stderr, "<program>: ...", naming
+the option or key and the value, with exit status 2 (app/evgate/main.c).
+The cases that start the EAL (--no-huge, net_null) need root and are
+skipped without it. Every evgate run is bounded by a timeout and killed by
+PID past it; the temporary directory and the EAL runtime directory
+(/var/run/dpdk/evgcli<pid>) are removed at the end.
+"""
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+
+READY_LINE = "evgate: ready"
+DRAIN_LINE = "evgate: signal "  # "evgate: signal N: draining"
+FINAL_LINE = "evgate: final counters"
+RUNTIME_DIR = "/var/run/dpdk"
+
+CONFIG_TIMEOUT = 10.0  # a run that stops before the EAL starts
+EAL_TIMEOUT = 30.0     # a run that stops at a start-up error
+READY_TIMEOUT = 30.0
+EXIT_TIMEOUT = 10.0    # SIGTERM after ready -> exit 0
+PROMPT_TIMEOUT = 5.0   # a second signal, or one during start-up -> gone
+
+HELP_OPTIONS = ("--ip", "--udp-port", "--ack", "--log-dir", "--stats",
+                "--allow", "--config")
+IP = "10.0.0.1/24"
+
+STARTED = []  # every evgate process, for the final check and cleanup
+
+
+class Fail(Exception):
+    """A check failed; the message says which."""
+
+
+class Interrupted(BaseException):
+    pass
+
+
+def on_signal(sig, frame):
+    raise Interrupted(f"signal {sig}")
+
+
+def check(cond, why):
+    if not cond:
+        raise Fail(why)
+
+
+# ---- evgate processes ------------------------------------------------------
+
+class Evgate:
+    """One evgate run; stdout and stderr collected line by line."""
+
+    def __init__(self, prog, args):
+        self.cmd = [prog] + args
+        self.out = []
+        self.err = []
+        self.rc = None
+        self.cond = threading.Condition()
+        self.proc = subprocess.Popen(self.cmd, stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True,
+                                     errors="replace", bufsize=1,
+                                     start_new_session=True)
+        STARTED.append(self)
+        self.readers = [
+            threading.Thread(target=self._read, args=(s, l), daemon=True)
+            for s, l in ((self.proc.stdout, self.out),
+                         (self.proc.stderr, self.err))]
+        for t in self.readers:
+            t.start()
+
+    def _read(self, stream, lines):
+        for line in stream:
+            with self.cond:
+                lines.append(line.rstrip("\n"))
+                self.cond.notify_all()
+        with self.cond:
+            self.cond.notify_all()
+
+    def wait_stdout(self, prefix, timeout):
+        """True once a stdout line starts with prefix; False on timeout or
+        when evgate exits without printing it."""
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while True:
+                if any(line.startswith(prefix) for line in self.out):
+                    return True
+                left = deadline - time.monotonic()
+                if left <= 0 or not self.readers[0].is_alive():
+                    return False
+                self.cond.wait(min(left, 0.1))
+
+    def wait_stderr_any(self, timeout):
+        """Waits for the first stderr line (the EAL's, during start-up)."""
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while not self.err and self.readers[1].is_alive():
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self.cond.wait(min(left, 0.1))
+            return bool(self.err)
+
+    def signal(self, sig):
+        if self.proc.poll() is None:
+            try:
+                os.kill(self.proc.pid, sig)
+            except ProcessLookupError:
+                pass
+
+    def wait(self, timeout):
+        """The exit status, or None when still running after timeout."""
+        try:
+            self.rc = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None
+        for t in self.readers:
+            t.join(2)
+        return self.rc
+
+    def kill(self):
+        """SIGKILL by PID and reap."""
+        if self.proc.poll() is None:
+            self.signal(signal.SIGKILL)
+        self.wait(10)
+
+    def gone(self):
+        """Reaped, and no process with its PID left."""
+        if self.proc.poll() is None:
+            return False
+        try:
+            os.kill(self.proc.pid, 0)
+        except ProcessLookupError:
+            return True
+        return False  # reaped, but the PID is alive again (reused?)
+
+    def report(self):
+        """What it was asked and what it said, for a TAP diagnostic."""
+        text = [f"command: {' '.join(self.cmd)}", f"exit status: {self.rc}"]
+        with self.cond:
+            for name, lines in (("stdout", self.out), ("stderr", self.err)):
+                shown = lines[:25]
+                text.append(f"{name}: {len(lines)} line(s)")
+                text += [f"  {line}" for line in shown]
+                if len(lines) > len(shown):
+                    text.append("  ...")
+        return "\n".join(text)
+
+
+class Case:
+    """One TAP test point; the context for what it runs."""
+
+    def __init__(self, prog, tmp, prefix):
+        self.prog = prog
+        self.tmp = tmp
+        self.prefix = prefix
+        self.runs = []
+
+    def start(self, args):
+        g = Evgate(self.prog, args)
+        self.runs.append(g)
+        return g
+
+    def run(self, args, timeout):
+        """Runs evgate to its end; kills it past timeout."""
+        g = self.start(args)
+        if g.wait(timeout) is None:
+            g.kill()
+            raise Fail(f"still running after {timeout:g}s; killed")
+        return g
+
+    def config_file(self, name, text):
+        path = os.path.join(self.tmp, name)
+        with open(path, "w") as f:
+            f.write(text)
+        return path
+
+    def eal(self, lcores, *extra):
+        return ["-l", lcores, "--no-huge", "-m", "256", "--no-pci",
+                "--no-shconf", "--no-telemetry", "--file-prefix",
+                self.prefix] + list(extra)
+
+    def error_lines(self, g):
+        """stderr lines from evgate itself ("<prog>: "), warnings aside."""
+        own = self.prog + ": "
+        return [line for line in g.err if line.startswith(own) and
+                not line.startswith(own + "warning: ")]
+
+
+# ---- the cases -------------------------------------------------------------
+
+def expect_config_error(c, args, *words):
+    """Exit 2 before the EAL: exactly one stderr line, "<prog>: ...",
+    containing every one of words; nothing on stdout."""
+    g = c.run(args, CONFIG_TIMEOUT)
+    check(g.rc == 2, f"exit status {g.rc}, expected 2")
+    check(len(g.err) == 1, f"{len(g.err)} lines on stderr, expected 1")
+    line = g.err[0]
+    check(line.startswith(c.prog + ": "),
+          f"stderr does not start with '{c.prog}: ': {line!r}")
+    for w in words:
+        check(w in line, f"{w!r} not in {line!r}")
+    check(not g.out, "something on stdout")
+
+
+def expect_startup_error(c, args, *words):
+    """Exit 2 after the EAL started: one line of evgate's own among the
+    EAL's, containing every one of words."""
+    g = c.run(args, EAL_TIMEOUT)
+    check(g.rc == 2, f"exit status {g.rc}, expected 2")
+    lines = c.error_lines(g)
+    check(len(lines) == 1,
+          f"{len(lines)} error lines starting '{c.prog}: ', expected 1")
+    for w in words:
+        check(w in lines[0], f"{w!r} not in {lines[0]!r}")
+    check(READY_LINE not in "\n".join(g.out), "evgate said it was ready")
+
+
+def t_help(c):
+    g = c.run(["--help"], CONFIG_TIMEOUT)
+    check(g.rc == 0, f"exit status {g.rc}, expected 0")
+    text = "\n".join(g.out)
+    missing = [o for o in HELP_OPTIONS if o not in text]
+    check(not missing, f"--help does not list {', '.join(missing)}")
+    check(not g.err, "something on stderr")
+
+
+def t_version(c):
+    g = c.run(["--version"], CONFIG_TIMEOUT)
+    check(g.rc == 0, f"exit status {g.rc}, expected 0")
+    check(len(g.out) == 1 and g.out[0].startswith("evgate "),
+          "stdout is not one line starting 'evgate '")
+    check(not g.err, "something on stderr")
+
+
+def t_missing_ip(c):
+    expect_config_error(c, [], "[net] ip")
+
+
+def t_bad_prefix(c):
+    expect_config_error(c, ["--ip", "10.0.0.1/33"], "--ip", "10.0.0.1/33")
+
+
+def t_udp_port_0(c):
+    expect_config_error(c, ["--ip", IP, "--udp-port", "0"], "--udp-port 0")
+
+
+def t_ack_bogus(c):
+    expect_config_error(c, ["--ip", IP, "--ack", "bogus"], "--ack bogus")
+
+
+def t_ack_synced(c):
+    expect_config_error(c, ["--ip", IP, "--ack", "synced"], "--ack synced",
+                        "no journal")
+
+
+def t_allow_host_bits(c):
+    expect_config_error(c, ["--ip", IP, "--allow", "10.0.0.1/24"],
+                        "--allow", "10.0.0.1/24")
+
+
+def t_missing_config(c):
+    expect_config_error(c, ["--ip", IP, "--config", "/nonexistent.ini"],
+                        "/nonexistent.ini")
+
+
+def t_config_bad_value(c):
+    path = c.config_file("ring.ini", "[pipeline]\nring_size = 1000\n")
+    expect_config_error(c, ["--ip", IP, "--config", path], path,
+                        "ring_size", "1000")
+
+
+def t_unknown_option(c):
+    expect_config_error(c, ["--ip", IP, "--no-such-option"],
+                        "--no-such-option")
+
+
+def t_stray_argument(c):
+    expect_config_error(c, ["--ip", IP, "stray"], "stray")
+
+
+def t_error_after_eal_options(c):
+    # The EAL options are not even looked at: no "EAL:" line, no root.
+    expect_config_error(c, c.eal("0") + ["--", "--ip", IP, "--udp-port",
+                                         "0"], "--udp-port 0")
+
+
+def t_no_worker(c):
+    expect_startup_error(c, c.eal("0", "--vdev=net_null0") +
+                         ["--", "--ip", IP], "worker")
+
+
+def t_no_ports(c):
+    expect_startup_error(c, c.eal("0-1") + ["--", "--ip", IP], "no ports")
+
+
+def t_rx_lcore_not_given(c):
+    path = c.config_file("lcores.ini", "[pipeline]\nrx_lcores = 5\n")
+    expect_startup_error(c, c.eal("0-1", "--vdev=net_null0") +
+                         ["--", "--ip", IP, "--config", path],
+                         "rx_lcores", "lcore 5")
+
+
+def start_ready(c):
+    g = c.start(c.eal("0-1", "--vdev=net_null0") + ["--", "--ip", IP])
+    if not g.wait_stdout(READY_LINE, READY_TIMEOUT):
+        g.kill()
+        raise Fail(f"no '{READY_LINE}' within {READY_TIMEOUT:g}s")
+    return g
+
+
+def t_clean_run(c):
+    g = start_ready(c)
+    t0 = time.monotonic()
+    g.signal(signal.SIGTERM)
+    if g.wait(EXIT_TIMEOUT) is None:
+        g.kill()
+        raise Fail(f"still running {EXIT_TIMEOUT:g}s after SIGTERM")
+    took = time.monotonic() - t0
+    check(g.rc == 0, f"exit status {g.rc} after SIGTERM, expected 0")
+    check(any(line.startswith(FINAL_LINE) for line in g.out),
+          f"no '{FINAL_LINE}' on stdout")
+    check(not c.error_lines(g), "an error on stderr")
+    return f"exited {took:.2f}s after SIGTERM"
+
+
+def t_sigint_twice(c):
+    g = start_ready(c)
+    t0 = time.monotonic()
+    g.signal(signal.SIGINT)
+    # Two signals sent back to back may arrive as one; the second goes
+    # once the first is taken, while evgate drains (if it still does).
+    drained = g.wait_stdout(DRAIN_LINE, PROMPT_TIMEOUT)
+    g.signal(signal.SIGINT)
+    if g.wait(PROMPT_TIMEOUT) is None:
+        g.kill()
+        raise Fail(f"still running {PROMPT_TIMEOUT:g}s after two SIGINTs")
+    note = (f"exit status {g.rc}, "
+            f"{time.monotonic() - t0:.2f}s after the first signal")
+    if not drained:
+        note += f" (no '{DRAIN_LINE}' line seen)"
+    return note
+
+
+def t_sigterm_during_startup(c):
+    g = c.start(c.eal("0-1", "--vdev=net_null0") + ["--", "--ip", IP])
+    # The EAL's first line: the EAL is starting, the port is not set up.
+    started = g.wait_stderr_any(READY_TIMEOUT)
+    ready_before = any(line.startswith(READY_LINE) for line in g.out)
+    t0 = time.monotonic()
+    g.signal(signal.SIGTERM)
+    if g.wait(PROMPT_TIMEOUT) is None:
+        g.kill()
+        raise Fail(f"still running {PROMPT_TIMEOUT:g}s after SIGTERM")
+    note = (f"exit status {g.rc}, {time.monotonic() - t0:.2f}s after "
+            f"SIGTERM")
+    if ready_before:
+        note += " (it was already ready: not a start-up signal this time)"
+    elif not started:
+        note += " (it had printed nothing before the signal)"
+    return note
+
+
+CASES = [
+    # name, function, needs root
+    ("help_lists_every_option_and_exits_0", t_help, False),
+    ("version_prints_evgate_and_exits_0", t_version, False),
+    ("missing_ip_names_net_ip_and_exits_2", t_missing_ip, False),
+    ("ip_prefix_33_names_the_option_and_value_and_exits_2",
+     t_bad_prefix, False),
+    ("udp_port_0_exits_2", t_udp_port_0, False),
+    ("ack_bogus_exits_2", t_ack_bogus, False),
+    ("ack_synced_says_no_journal_yet_and_exits_2", t_ack_synced, False),
+    ("allow_with_host_bits_exits_2", t_allow_host_bits, False),
+    ("missing_config_file_names_the_file_and_exits_2",
+     t_missing_config, False),
+    ("config_ring_size_1000_names_key_and_value_and_exits_2",
+     t_config_bad_value, False),
+    ("unknown_option_exits_2", t_unknown_option, False),
+    ("stray_argument_exits_2", t_stray_argument, False),
+    ("option_error_after_eal_options_exits_2_before_the_eal",
+     t_error_after_eal_options, False),
+    ("one_lcore_only_says_worker_and_exits_2", t_no_worker, True),
+    ("no_vdev_says_no_ports_and_exits_2", t_no_ports, True),
+    ("rx_lcores_5_not_given_to_the_eal_exits_2", t_rx_lcore_not_given, True),
+    ("net_null_run_ready_then_sigterm_exits_0_with_final_counters",
+     t_clean_run, True),
+    ("sigint_twice_while_draining_exits_within_5s", t_sigint_twice, True),
+    ("sigterm_during_startup_exits_within_5s", t_sigterm_during_startup,
+     True),
+]
+
+
+# ---- TAP -------------------------------------------------------------------
+
+def diag(text):
+    for line in str(text).splitlines() or [""]:
+        print(f"# {line}", flush=True)
+
+
+def run_case(n, name, fn, c):
+    try:
+        note = fn(c)
+    except Fail as e:
+        print(f"not ok {n} - {name}", flush=True)
+        diag(str(e))
+        for g in c.runs:
+            diag(g.report())
+        return False
+    except Exception:
+        print(f"not ok {n} - {name}", flush=True)
+        diag(traceback.format_exc())
+        return False
+    finally:
+        for g in c.runs:  # a case that failed half-way may leave one
+            g.kill()
+    print(f"ok {n} - {name}", flush=True)
+    if note:
+        diag(note)
+    return True
+
+
+def all_gone():
+    """The last test point: every evgate started has exited, by PID."""
+    left = [g for g in STARTED if not g.gone()]
+    for g in left:
+        g.kill()
+    return left
+
+
+def main(argv):
+    if len(argv) != 2:
+        print("usage: test_cli.py EVGATE_BINARY", file=sys.stderr)
+        return 2
+    prog = argv[1]
+    if not os.access(prog, os.X_OK):
+        print(f"test_cli: {prog}: not an executable", file=sys.stderr)
+        return 2
+    root = os.geteuid() == 0
+    prefix = f"evgcli{os.getpid()}"
+    tmp = tempfile.mkdtemp(prefix=f"{prefix}-")
+    for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+        signal.signal(sig, on_signal)
+    failed = 0
+    print(f"1..{len(CASES) + 1}", flush=True)
+    try:
+        for n, (name, fn, needs_root) in enumerate(CASES, 1):
+            if needs_root and not root:
+                print(f"ok {n} - {name} # SKIP needs root (starts the EAL)",
+                      flush=True)
+                continue
+            if not run_case(n, name, fn, Case(prog, tmp, prefix)):
+                failed += 1
+        left = all_gone()
+        n = len(CASES) + 1
+        print(f"{'not ok' if left else 'ok'} {n} - "
+              f"every_evgate_started_has_exited", flush=True)
+        diag(f"{len(STARTED)} evgate process(es) started")
+        for g in left:
+            failed += 1
+            diag(f"PID {g.proc.pid} was still there: {' '.join(g.cmd)}")
+    except Interrupted as e:
+        print(f"Bail out! {e}", flush=True)
+        failed += 1
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+            signal.signal(sig, signal.SIG_IGN)
+        for g in STARTED:
+            g.kill()
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(os.path.join(RUNTIME_DIR, prefix), ignore_errors=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
