@@ -226,6 +226,10 @@ ack_one(struct evg_ack_ctx *ctx, struct ack_burst *b, struct rte_mbuf *m)
 		ack_send_nak(ctx, b, m, EVG_EVF_NAK_BUSY, pkt->hdr.seq,
 			     EVG_ACK_naks_busy);
 		break;
+	case EVG_PKT_STORAGE:
+		ack_send_nak(ctx, b, m, EVG_EVF_NAK_STORAGE, pkt->hdr.seq,
+			     EVG_ACK_naks_storage);
+		break;
 	case EVG_SEQ_OVERFLOW:
 		ctx->stats.c[EVG_ACK_overflow]++;
 		rte_pktmbuf_free(m);

@@ -50,8 +50,11 @@
 #define EVG_STAGES_MAX_INPUTS 64u /* input edges of one stage */
 
 /* What the sequencer decided, beyond enum evg_seq_action: a new
- * (producer, stream) found its shard's table full. */
+ * (producer, stream) found its shard's table full (NAK BUSY); the log is
+ * failing, so the frame was refused without touching the sequencing
+ * state (NAK STORAGE). */
 #define EVG_PKT_BUSY EVG_SEQ_ACTION_MAX
+#define EVG_PKT_STORAGE (EVG_SEQ_ACTION_MAX + 1)
 
 /* Per-frame state in each mbuf's private area, from rx to ack. */
 struct evg_pkt {
@@ -174,6 +177,7 @@ extern const struct evg_stage_ops evg_rx_ops; /* node->ctx: evg_rx_ctx */
 	X(fenced, "frames refused: older session (NAK FENCED)")                \
 	X(overflow, "frames refused: seq would pass 2^64 - 1")                 \
 	X(table_full, "frames refused: new key, table full (NAK BUSY)")        \
+	X(storage, "DATA frames refused: the log is failing (NAK STORAGE)")    \
 	X(events_accepted, "events accepted")                                  \
 	X(events_duplicate, "duplicate events dropped")
 
@@ -194,6 +198,9 @@ struct evg_seqst_conf {
 	unsigned int nb_in;
 	struct evg_edge *out; /* to ack (or the journal); BACKPRESSURE */
 	uint16_t burst;
+	/* Set by the journal stage while the log cannot persist; DATA frames
+	 * are then refused (EVG_PKT_STORAGE). NULL: no journal. */
+	const volatile bool *storage_failing;
 };
 
 struct evg_seqst_ctx {
@@ -216,6 +223,7 @@ extern const struct evg_stage_ops evg_seqst_ops; /* node->ctx: evg_seqst_ctx */
 	X(naks_gap, "NAK GAP sent")                                            \
 	X(naks_fenced, "NAK FENCED sent")                                      \
 	X(naks_busy, "NAK BUSY sent (sequencer table full)")                   \
+	X(naks_storage, "NAK STORAGE sent (the log is failing)")               \
 	X(naks_limited, "NAKs not sent: per-source rate limit")                \
 	X(overflow, "frames dropped without a reply (seq overflow)")           \
 	X(reply_failed, "replies that could not be built (frame freed)")

@@ -66,6 +66,15 @@ seqst_count_data(uint64_t *c, const struct evg_seq_result *res, uint32_t count)
 	}
 }
 
+static void
+seqst_refuse(struct evg_pkt *pkt, uint8_t action)
+{
+	pkt->action = action;
+	pkt->ack_seq = 0;
+	pkt->skip = 0;
+	pkt->accept = 0;
+}
+
 /*
  * Decide on one frame. rx hands on only validated DATA and PING frames,
  * so anything that is not DATA is a PING. A PING changes no state and
@@ -81,15 +90,20 @@ seqst_decide(struct evg_seqst_ctx *ctx, struct evg_pkt *pkt)
 
 	if (h->type == EVG_EVF_DATA) {
 		c[EVG_SEQST_data]++;
+		if (unlikely(ctx->conf.storage_failing != NULL &&
+			     *ctx->conf.storage_failing)) {
+			/* Accepting now would advance next_seq past events the
+			 * log cannot take: refuse before the state moves. */
+			c[EVG_SEQST_storage]++;
+			seqst_refuse(pkt, EVG_PKT_STORAGE);
+			return;
+		}
 		if (evg_seq_table_data(ctx->conf.table, h->producer_id,
 				       h->stream_id, h->session, h->seq,
 				       h->count, &res) != 0) {
 			/* -ENOSPC: a new key and no room for it. */
 			c[EVG_SEQST_table_full]++;
-			pkt->action = EVG_PKT_BUSY;
-			pkt->ack_seq = 0;
-			pkt->skip = 0;
-			pkt->accept = 0;
+			seqst_refuse(pkt, EVG_PKT_BUSY);
 			return;
 		}
 		seqst_count_data(c, &res, h->count);

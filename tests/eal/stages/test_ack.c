@@ -491,6 +491,23 @@ Test(ack_stage, fenced_frame_gets_nak_fenced_with_seq_0)
 	fx_fini();
 }
 
+Test(ack_stage, storage_frame_gets_nak_storage_with_its_own_seq)
+{
+	struct fr f = acc(40);
+	struct rte_mbuf *out[2];
+
+	fx_init(64, 32, NO_LIMIT);
+	f.action = EVG_PKT_STORAGE;
+	f.ack_seq = 0;
+	feed(0, &f);
+	cr_assert_eq(poll(), 1);
+	cr_assert_eq(replies(out, 2), 1);
+	expect_reply(out[0], EVG_EVF_NAK, EVG_EVF_NAK_STORAGE, 7, 42, 40);
+	cr_assert_eq(C(naks_storage), 1);
+	rte_pktmbuf_free(out[0]);
+	fx_fini();
+}
+
 Test(ack_stage, busy_frame_gets_nak_busy_with_its_own_seq)
 {
 	struct fr f = acc(33);
@@ -756,9 +773,10 @@ Test(ack_stage, init_rejects_bad_conf)
 Test(ack_stage, counters_are_exported_by_name)
 {
 	static const char *const names[] = {
-		"in",		"acks",	    "acks_coalesced", "acks_now",
-		"acks_ping",	"naks_gap", "naks_fenced",    "naks_busy",
-		"naks_limited", "overflow", "reply_failed",
+		"in",		"acks",	     "acks_coalesced",
+		"acks_now",	"acks_ping", "naks_gap",
+		"naks_fenced",	"naks_busy", "naks_storage",
+		"naks_limited", "overflow",  "reply_failed",
 	};
 	const struct evg_stage_ops *ops = &evg_ack_ops;
 	struct fr f0 = acc(0), f1 = acc(1);

@@ -309,6 +309,30 @@ Test(seq_stage, full_table_marks_new_key_busy_and_counts_it)
 	fx_fini();
 }
 
+Test(seq_stage, failing_log_refuses_data_without_moving_the_state)
+{
+	volatile bool failing = false;
+	struct evg_seqst_conf conf;
+	struct evg_pkt p;
+
+	fx_init(64, 32, 16);
+	conf = fx.ctx.conf;
+	conf.storage_failing = &failing;
+	cr_assert_eq(evg_seqst_init(&fx.ctx, &conf), 0);
+	p = data(S1, 0, 4);
+	expect(&p, EVG_SEQ_ACCEPT, 4, 0, 4);
+	failing = true;
+	p = data(S1, 4, 2);
+	expect(&p, EVG_PKT_STORAGE, 0, 0, 0);
+	p = through(EVG_EVF_PING, 7, 42, S1, 0, 0);
+	expect(&p, EVG_SEQ_ACCEPT, 4, 0, 0);
+	cr_assert_eq(C(storage), 1, "one DATA frame refused");
+	failing = false;
+	p = data(S1, 4, 2);
+	expect(&p, EVG_SEQ_ACCEPT, 6, 0, 2);
+	fx_fini();
+}
+
 Test(seq_stage, burst_keeps_input_order)
 {
 	struct rte_mbuf *sent[24], *got[32];
@@ -456,6 +480,7 @@ Test(seq_stage, counters_are_exported_by_name)
 		"fenced",
 		"overflow",
 		"table_full",
+		"storage",
 		"events_accepted",
 		"events_duplicate",
 	};
