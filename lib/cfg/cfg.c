@@ -40,9 +40,13 @@ _Static_assert(sizeof(enum evg_cfg_ack) == sizeof(uint32_t), "enum size");
  * of mbufs and mbuf_cache rule that out. */
 _Static_assert(RTE_MEMPOOL_CACHE_MAX_SIZE * 3 / 2 <= MBUFS_MIN, "mbufs_min");
 _Static_assert(sizeof(enum evg_cfg_ring_full) == sizeof(uint32_t), "enum");
+_Static_assert(sizeof(enum evg_cfg_store) == sizeof(uint32_t), "enum");
+_Static_assert(sizeof(enum evg_cfg_sync) == sizeof(uint32_t), "enum");
 
 static const char *const ack_names[] = {"received", "written", "synced", NULL};
 static const char *const ring_full_names[] = {"drop", "backpressure", NULL};
+static const char *const store_names[] = {"uring", "psync", NULL};
+static const char *const sync_names[] = {"fdatasync", "dsync", NULL};
 static const char *const sections[] = {"net", "port",  "pipeline", "ack",
 				       "log", "stats", "acl"};
 
@@ -80,6 +84,7 @@ static const struct cfg_key keys[] = {
 	 .hi = RTE_MAX_LCORE},
 	{KEY("pipeline", "ack_lcore", K_LCORES, ack_lcore), .hi = 1},
 	{KEY("pipeline", "tx_lcore", K_LCORES, tx_lcore), .hi = 1},
+	{KEY("pipeline", "journal_lcore", K_LCORES, journal_lcore), .hi = 1},
 	{KEY("ack", "level", K_ENUM, ack_level), .names = ack_names,
 	 OPT("ack", "LEVEL",
 	     "acknowledge events once received, written or "
@@ -88,6 +93,15 @@ static const struct cfg_key keys[] = {
 	{KEY("ack", "nak_burst", K_UINT, nak_burst), .lo = 1, .hi = 1000000},
 	{KEY("log", "dir", K_PATH, log_dir),
 	 OPT("log-dir", "DIR", "directory of the event log")},
+	{KEY("log", "partitions", K_UINT, partitions), .lo = 1, .hi = 1024},
+	{KEY("log", "segment_mb", K_UINT, segment_mb), .lo = 1, .hi = 65536},
+	{KEY("log", "batch_kb", K_UINT, batch_kb), .lo = 4, .hi = 16384},
+	{KEY("log", "retention_mb", K_UINT, retention_mb), .lo = 0,
+	 .hi = UINT32_MAX},
+	{KEY("log", "retention_hours", K_UINT, retention_hours), .lo = 0,
+	 .hi = 876000},
+	{KEY("log", "store", K_ENUM, store), .names = store_names},
+	{KEY("log", "sync", K_ENUM, sync), .names = sync_names},
 	{KEY("stats", "interval", K_UINT, stats_interval_s), .lo = 0,
 	 .hi = 86400,
 	 OPT("stats", "SECONDS", "print a summary line every SECONDS, 0: off")},

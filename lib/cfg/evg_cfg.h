@@ -45,6 +45,18 @@ enum evg_cfg_ring_full {
 	EVG_CFG_RING_FULL_BACKPRESSURE, /* retry; the NIC queue fills */
 };
 
+/* Where the journal writes ([log] store). */
+enum evg_cfg_store {
+	EVG_CFG_STORE_URING, /* io_uring with O_DIRECT */
+	EVG_CFG_STORE_PSYNC, /* pwrite + fdatasync (no O_DIRECT needed) */
+};
+
+/* How level synced is reached ([log] sync). */
+enum evg_cfg_sync {
+	EVG_CFG_SYNC_FDATASYNC, /* write, then fdatasync */
+	EVG_CFG_SYNC_DSYNC,	/* each write with RWF_DSYNC */
+};
+
 /* An lcore list in the order given; n == 0 means automatic. */
 struct evg_cfg_lcores {
 	uint16_t n;
@@ -81,11 +93,19 @@ struct evg_cfg {
 	struct evg_cfg_lcores seq_lcores; /* [pipeline] seq_lcores = (auto) */
 	struct evg_cfg_lcores ack_lcore;  /* [pipeline] ack_lcore = (auto) */
 	struct evg_cfg_lcores tx_lcore;	  /* [pipeline] tx_lcore = (auto) */
+	struct evg_cfg_lcores journal_lcore; /* [pipeline] journal_lcore */
 	enum evg_cfg_ack ack_level;	  /* [ack] level = received */
 	uint32_t nak_rate;  /* [ack] nak_rate = 100 (per s, per source) */
 	uint32_t nak_burst; /* [ack] nak_burst = 10 */
 	uint32_t stats_interval_s;	 /* [stats] interval = 0 (off) */
 	char log_dir[EVG_CFG_VALUE_MAX]; /* [log] dir = /var/lib/evgate */
+	uint32_t partitions;		 /* [log] partitions = 4 */
+	uint32_t segment_mb;		 /* [log] segment_mb = 256 */
+	uint32_t batch_kb;		 /* [log] batch_kb = 256 */
+	uint32_t retention_mb;		 /* [log] retention_mb = 0 (none) */
+	uint32_t retention_hours;	 /* [log] retention_hours = 0 */
+	enum evg_cfg_store store;	 /* [log] store = uring */
+	enum evg_cfg_sync sync;		 /* [log] sync = dsync */
 	uint32_t nb_allow;		 /* [acl] allow = (none: allow all) */
 	struct evg_cfg_allow allow[EVG_CFG_MAX_ALLOW];
 };
