@@ -39,6 +39,7 @@ gate_ip=10.74.0.2
 events=${EVG_DEMO_EVENTS:-5000}
 work=$(mktemp -d /tmp/evg-demo.XXXXXX)
 log=$work/evgate.log
+mkdir -p "$work/log"
 gate_pid=
 
 # shellcheck disable=SC2317 # reached through the trap

@@ -14,6 +14,7 @@
 #include <rte_lcore.h>
 
 #include "evg_cfg.h"
+#include "evg_journal.h"
 #include "evg_net.h"
 #include "evg_pipeline.h"
 #include "evg_port.h"
@@ -24,6 +25,7 @@
 enum app_stage {
 	APP_STAGE_RX,
 	APP_STAGE_SEQ,
+	APP_STAGE_JOURNAL,
 	APP_STAGE_ACK,
 	APP_STAGE_TX,
 	APP_STAGE_MAX,
@@ -33,7 +35,8 @@ enum app_stage {
 enum app_edge_kind {
 	APP_EDGE_RX_SEQ,
 	APP_EDGE_RX_TX,
-	APP_EDGE_SEQ_ACK,
+	APP_EDGE_SEQ_JRN,
+	APP_EDGE_JRN_ACK,
 	APP_EDGE_ACK_TX,
 	APP_EDGE_KIND_MAX,
 };
@@ -69,6 +72,11 @@ struct app {
 	struct evg_net_if ifc;
 	uint64_t tsc_hz;
 
+	struct evg_journal *journal;
+	struct evg_journal_recovery recovery;
+	/* Written by the journal stage, read by the sequencers. */
+	volatile bool storage_failing;
+
 	unsigned int nb_shards;
 	struct evg_seq_table *tables[EVG_STAGES_MAX_SHARDS];
 	struct app_node *nodes; /* rx..., seq..., ack, tx */
@@ -89,7 +97,15 @@ struct app {
 	unsigned int ctr_polls_base;		    /* busy, idle per stage */
 	unsigned int ctr_edge_base; /* enq, full, dropped, retries per kind */
 	unsigned int ctr_port_base;
+	unsigned int ctr_log_base; /* the journal's, summed over partitions */
 };
+
+/* journal.c: open the log (recovering it) from app->cfg, and put the
+ * rebuilt producer states into the sequencer tables; close it. 0 or
+ * -errno with err set. */
+int app_journal_open(struct app *app, char *err, size_t errlen);
+int app_journal_restore(struct app *app, char *err, size_t errlen);
+void app_journal_close(struct app *app);
 
 /* dataplane.c: check the lcore map against the EAL (before the port
  * starts); 0 or -EINVAL with err set. */

@@ -14,9 +14,8 @@
 #include "app.h"
 
 static const char *const edge_kind_name[APP_EDGE_KIND_MAX] = {
-	[APP_EDGE_RX_SEQ] = "rx_seq",
-	[APP_EDGE_RX_TX] = "rx_tx",
-	[APP_EDGE_SEQ_ACK] = "seq_ack",
+	[APP_EDGE_RX_SEQ] = "rx_seq",	[APP_EDGE_RX_TX] = "rx_tx",
+	[APP_EDGE_SEQ_JRN] = "seq_jrn", [APP_EDGE_JRN_ACK] = "jrn_ack",
 	[APP_EDGE_ACK_TX] = "ack_tx",
 };
 
@@ -66,6 +65,9 @@ app_counters_init(struct app *app)
 	app->ctr_port_base = app->nb_ctr;
 	for (unsigned int i = 0; i < EVG_PORT_STAT_MAX; i++)
 		add_name(app, "port_%s", evg_port_stat_name(i));
+	app->ctr_log_base = app->nb_ctr;
+	for (unsigned int i = 0; i < EVG_JOURNAL_STAT_MAX; i++)
+		add_name(app, "log_%s", evg_journal_stat_name(i));
 }
 
 void
@@ -100,9 +102,15 @@ app_counters_collect(const struct app *app, int lcore, struct app_counters *out)
 		v[2] += ae->e.stats.dropped;
 		v[3] += ae->e.stats.retries;
 	}
-	if (lcore < 0)
-		(void)evg_port_stats_read(app->port_id,
-					  &out->v[app->ctr_port_base]);
+	if (lcore >= 0)
+		return;
+	(void)evg_port_stats_read(app->port_id, &out->v[app->ctr_port_base]);
+	for (uint32_t p = 0; app->journal != NULL && p < app->cfg.partitions;
+	     p++) {
+		evg_journal_stats(app->journal, p, tmp);
+		for (unsigned int i = 0; i < EVG_JOURNAL_STAT_MAX; i++)
+			out->v[app->ctr_log_base + i] += tmp[i];
+	}
 }
 
 int

@@ -19,9 +19,8 @@
 #define STOP_FLUSH_MS 2000u
 
 static const struct evg_stage_ops *const stage_ops[APP_STAGE_MAX] = {
-	[APP_STAGE_RX] = &evg_rx_ops,
-	[APP_STAGE_SEQ] = &evg_seqst_ops,
-	[APP_STAGE_ACK] = &evg_ack_ops,
+	[APP_STAGE_RX] = &evg_rx_ops,	      [APP_STAGE_SEQ] = &evg_seqst_ops,
+	[APP_STAGE_JOURNAL] = &evg_jrnst_ops, [APP_STAGE_ACK] = &evg_ack_ops,
 	[APP_STAGE_TX] = &evg_tx_ops,
 };
 
@@ -35,7 +34,7 @@ app_stage_ops(enum app_stage s)
 struct placement {
 	unsigned int rx[RTE_MAX_LCORE], nb_rx;
 	unsigned int seq[RTE_MAX_LCORE], nb_seq;
-	unsigned int ack, tx;
+	unsigned int ack, tx, journal;
 };
 
 static int
@@ -86,7 +85,9 @@ place(const struct evg_cfg *cfg, struct placement *p, char *err, size_t errlen)
 	    resolve_lcores(&cfg->ack_lcore, "ack_lcore", &p->ack, &one, err,
 			   errlen) < 0 ||
 	    resolve_lcores(&cfg->tx_lcore, "tx_lcore", &p->tx, &one, err,
-			   errlen) < 0)
+			   errlen) < 0 ||
+	    resolve_lcores(&cfg->journal_lcore, "journal_lcore", &p->journal,
+			   &one, err, errlen) < 0)
 		return -EINVAL;
 	return 0;
 }
@@ -149,7 +150,8 @@ node_add(struct app *app, enum app_stage stage, unsigned int lcore,
 	return n;
 }
 
-/* Edge indexes: rx x shard, then rx -> tx, then seq -> ack, then ack -> tx. */
+/* Edge indexes: rx x shard, then rx -> tx, then seq -> journal, then
+ * journal -> ack, then ack -> tx. */
 static unsigned int
 e_rx_seq(const struct app *app, unsigned int q, unsigned int s)
 {
@@ -163,9 +165,21 @@ e_rx_tx(const struct app *app, unsigned int q)
 }
 
 static unsigned int
-e_seq_ack(const struct app *app, unsigned int s)
+e_seq_jrn(const struct app *app, unsigned int s)
 {
 	return app->port.rx_queues * (app->nb_shards + 1) + s;
+}
+
+static unsigned int
+e_jrn_ack(const struct app *app)
+{
+	return app->nb_edges - 2;
+}
+
+static unsigned int
+e_ack_tx(const struct app *app)
+{
+	return app->nb_edges - 1;
 }
 
 static int
@@ -198,15 +212,19 @@ make_edges(struct app *app, const struct placement *p, char *err, size_t errlen)
 			return rc;
 	}
 	for (unsigned int s = 0; s < ns; s++) {
-		snprintf(name, sizeof(name), "evg_sa%u", s);
-		rc = edge_make(app, e_seq_ack(app, s), APP_EDGE_SEQ_ACK, name,
-			       p->seq[s % p->nb_seq], p->ack,
+		snprintf(name, sizeof(name), "evg_sj%u", s);
+		rc = edge_make(app, e_seq_jrn(app, s), APP_EDGE_SEQ_JRN, name,
+			       p->seq[s % p->nb_seq], p->journal,
 			       EVG_EDGE_BACKPRESSURE, err, errlen);
 		if (rc < 0)
 			return rc;
 	}
-	return edge_make(app, app->nb_edges - 1, APP_EDGE_ACK_TX, "evg_at",
-			 p->ack, p->tx, EVG_EDGE_DROP, err, errlen);
+	rc = edge_make(app, e_jrn_ack(app), APP_EDGE_JRN_ACK, "evg_ja",
+		       p->journal, p->ack, EVG_EDGE_BACKPRESSURE, err, errlen);
+	if (rc < 0)
+		return rc;
+	return edge_make(app, e_ack_tx(app), APP_EDGE_ACK_TX, "evg_at", p->ack,
+			 p->tx, EVG_EDGE_DROP, err, errlen);
 }
 
 static int
@@ -247,8 +265,9 @@ make_seq(struct app *app, const struct placement *p)
 		unsigned int lc = p->seq[s % p->nb_seq];
 		struct evg_seqst_conf c = {
 			.nb_in = app->port.rx_queues,
-			.out = &app->edges[e_seq_ack(app, s)].e,
+			.out = &app->edges[e_seq_jrn(app, s)].e,
 			.burst = app->cfg.burst,
+			.storage_failing = &app->storage_failing,
 		};
 		struct app_node *n;
 
@@ -272,13 +291,36 @@ make_seq(struct app *app, const struct placement *p)
 }
 
 static int
+make_journal(struct app *app, const struct placement *p)
+{
+	struct evg_jrnst_conf jc = {
+		.journal = app->journal,
+		.partitions = app->cfg.partitions,
+		.nb_in = app->nb_shards,
+		.out = &app->edges[e_jrn_ack(app)].e,
+		.burst = app->cfg.burst,
+		.storage_failing = &app->storage_failing,
+	};
+	struct app_node *n;
+
+	for (unsigned int s = 0; s < app->nb_shards; s++)
+		jc.in[s] = &app->edges[e_seq_jrn(app, s)].e;
+	n = node_add(app, APP_STAGE_JOURNAL, p->journal,
+		     sizeof(struct evg_jrnst_ctx));
+	if (n == NULL)
+		return -ENOMEM;
+	return evg_jrnst_init(n->node.ctx, &jc);
+}
+
+static int
 make_ack_tx(struct app *app, const struct placement *p)
 {
 	struct evg_ack_conf ac = {
 		.ifc = &app->ifc,
 		.nb_ports = 1,
-		.nb_in = app->nb_shards,
-		.out = &app->edges[app->nb_edges - 1].e,
+		.nb_in = 1,
+		.in = {&app->edges[e_jrn_ack(app)].e},
+		.out = &app->edges[e_ack_tx(app)].e,
 		.burst = app->cfg.burst,
 		.nak_rate = app->cfg.nak_rate,
 		.nak_burst = app->cfg.nak_burst,
@@ -292,8 +334,6 @@ make_ack_tx(struct app *app, const struct placement *p)
 	};
 	struct app_node *n;
 
-	for (unsigned int s = 0; s < app->nb_shards; s++)
-		ac.in[s] = &app->edges[e_seq_ack(app, s)].e;
 	n = node_add(app, APP_STAGE_ACK, p->ack, sizeof(struct evg_ack_ctx));
 	if (n == NULL)
 		return -ENOMEM;
@@ -302,7 +342,7 @@ make_ack_tx(struct app *app, const struct placement *p)
 
 	for (unsigned int q = 0; q < app->port.rx_queues; q++)
 		tc.in[q] = &app->edges[e_rx_tx(app, q)].e;
-	tc.in[app->port.rx_queues] = &app->edges[app->nb_edges - 1].e;
+	tc.in[app->port.rx_queues] = &app->edges[e_ack_tx(app)].e;
 	n = node_add(app, APP_STAGE_TX, p->tx, sizeof(struct evg_tx_ctx));
 	if (n == NULL)
 		return -ENOMEM;
@@ -349,12 +389,12 @@ app_dataplane_build(struct app *app, char *err, size_t errlen)
 	rc = place(&app->cfg, p, err, errlen);
 	if (rc < 0)
 		goto out;
-	app->nb_edges = nb_rx * app->nb_shards + nb_rx + app->nb_shards + 1;
+	app->nb_edges = nb_rx * app->nb_shards + nb_rx + app->nb_shards + 2;
 	app->edges =
 		rte_zmalloc("evg_edges", app->nb_edges * sizeof(*app->edges),
 			    RTE_CACHE_LINE_SIZE);
 	app->nodes = rte_zmalloc(
-		"evg_nodes", (nb_rx + app->nb_shards + 2) * sizeof(*app->nodes),
+		"evg_nodes", (nb_rx + app->nb_shards + 3) * sizeof(*app->nodes),
 		RTE_CACHE_LINE_SIZE);
 	rc = -ENOMEM;
 	if (app->edges == NULL || app->nodes == NULL)
@@ -366,9 +406,14 @@ app_dataplane_build(struct app *app, char *err, size_t errlen)
 	if (rc == 0)
 		rc = make_seq(app, p);
 	if (rc == 0)
+		rc = make_journal(app, p);
+	if (rc == 0)
 		rc = make_ack_tx(app, p);
 	if (rc < 0)
 		goto nomem;
+	rc = app_journal_restore(app, err, errlen);
+	if (rc < 0)
+		goto out;
 	rc = make_plans(app, err, errlen);
 	goto out;
 nomem:
@@ -383,8 +428,11 @@ app_dataplane_free(struct app *app)
 {
 	for (unsigned int i = 0; i < app->nb_edges && app->edges != NULL; i++)
 		evg_edge_fini(&app->edges[i].e);
-	for (unsigned int i = 0; i < app->nb_nodes; i++)
+	for (unsigned int i = 0; i < app->nb_nodes; i++) {
+		if (app->nodes[i].stage == APP_STAGE_JOURNAL)
+			evg_jrnst_fini(app->nodes[i].node.ctx);
 		rte_free(app->nodes[i].node.ctx);
+	}
 	for (unsigned int s = 0; s < app->nb_shards; s++) {
 		evg_seq_table_free(app->tables[s]);
 		app->tables[s] = NULL;
@@ -412,11 +460,16 @@ app_dataplane_launch(struct app *app)
 	return 0;
 }
 
+/* Nothing in flight: every edge empty, the journal holding no frame. */
 static bool
 edges_empty(const struct app *app)
 {
 	for (unsigned int i = 0; i < app->nb_edges; i++)
 		if (evg_edge_count(&app->edges[i].e) != 0)
+			return false;
+	for (unsigned int i = 0; i < app->nb_nodes; i++)
+		if (app->nodes[i].stage == APP_STAGE_JOURNAL &&
+		    evg_jrnst_held(app->nodes[i].node.ctx) != 0)
 			return false;
 	return true;
 }

@@ -131,13 +131,6 @@ parse_options(struct app *app, int argc, char **argv)
 	}
 	if (rc == EVG_CFG_ARGS_RUN)
 		rc = evg_cfg_validate(&app->cfg, err, sizeof(err));
-	if (rc == 0 && app->cfg.ack_level != EVG_CFG_ACK_RECEIVED) {
-		snprintf(err, sizeof(err),
-			 "--ack %s: this build has no journal yet; expected "
-			 "received",
-			 evg_cfg_ack_name(app->cfg.ack_level));
-		rc = -EINVAL;
-	}
 	if (rc < 0) {
 		fprintf(stderr, "%s: %s\n", app->prog, err);
 		return EXIT_CONFIG;
@@ -257,6 +250,8 @@ run(struct app *app)
 	 * not wait for a port to start. */
 	rc = app_dataplane_check(app, err, sizeof(err));
 	if (rc == 0)
+		rc = app_journal_open(app, err, sizeof(err));
+	if (rc == 0)
 		rc = setup_port(app, err, sizeof(err));
 	if (rc == 0)
 		rc = app_dataplane_build(app, err, sizeof(err));
@@ -331,6 +326,7 @@ main(int argc, char **argv)
 			app->prog, rte_strerror(rte_errno));
 	rc = run(app);
 	app_dataplane_free(app);
+	app_journal_close(app);
 	if (app->port.driver[0] != '\0')
 		evg_port_close(app->port_id);
 	/* Every stage frees or passes on every mbuf, the rings were emptied

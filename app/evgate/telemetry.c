@@ -164,6 +164,13 @@ cmd_config(const char *cmd __rte_unused, const char *params __rte_unused,
 	rte_tel_data_add_dict_int(d, "nak_burst", (int)cfg->nak_burst);
 	rte_tel_data_add_dict_int(d, "allow_rules", (int)cfg->nb_allow);
 	rte_tel_data_add_dict_string(d, "log_dir", cfg->log_dir);
+	rte_tel_data_add_dict_int(d, "partitions", (int)cfg->partitions);
+	rte_tel_data_add_dict_string(
+		d, "store",
+		cfg->store == EVG_CFG_STORE_URING ? "uring" : "psync");
+	rte_tel_data_add_dict_string(
+		d, "sync",
+		cfg->sync == EVG_CFG_SYNC_DSYNC ? "dsync" : "fdatasync");
 	return 0;
 }
 

@@ -112,24 +112,26 @@ int evg_pkt_reply(const struct evg_net_if *ifc, struct rte_mbuf *m,
 
 /* rx counters beyond the per-class (lib/net) and per-verdict (lib/evf)
  * ones, which the stage also exports ("net_<class>", "evf_<verdict>"). */
-#define EVG_RX_STATS_FOREACH(X)                                                \
-	X(packets, "frames received from the port queue")                   \
-	X(bytes, "bytes received from the port queue")                      \
-	X(to_seq, "EVF frames handed to a sequencer shard")                    \
-	X(arp_replies, "ARP replies sent towards tx")                          \
-	X(icmp_replies, "ICMP echo replies sent towards tx")                   \
-	X(rejected, "frames refused by the allow list (never stored)")         \
-	X(naks_rejected, "NAK REJECTED sent")                                  \
-	X(naks_busy, "NAK BUSY sent: a sequencer ring was full")               \
-	X(naks_limited, "NAKs not sent: per-source rate limit")                \
+#define EVG_RX_STATS_FOREACH(X)                                        \
+	X(packets, "frames received from the port queue")              \
+	X(bytes, "bytes received from the port queue")                 \
+	X(to_seq, "EVF frames handed to a sequencer shard")            \
+	X(arp_replies, "ARP replies sent towards tx")                  \
+	X(icmp_replies, "ICMP echo replies sent towards tx")           \
+	X(rejected, "frames refused by the allow list (never stored)") \
+	X(naks_rejected, "NAK REJECTED sent")                          \
+	X(naks_busy, "NAK BUSY sent: a sequencer ring was full")       \
+	X(naks_limited, "NAKs not sent: per-source rate limit")        \
 	X(reply_failed, "replies that could not be built (frame freed)")
 
+/* clang-format off */
 enum evg_rx_stat {
 #define EVG_RX_STAT_ENUM_(name, desc) EVG_RX_##name,
 	EVG_RX_STATS_FOREACH(EVG_RX_STAT_ENUM_)
 #undef EVG_RX_STAT_ENUM_
 	EVG_RX_STAT_MAX,
 };
+/* clang-format on */
 
 struct evg_rx_stats {
 	uint64_t c[EVG_RX_STAT_MAX];
@@ -140,12 +142,12 @@ struct evg_rx_stats {
 struct evg_rx_conf {
 	uint16_t port_id;
 	uint16_t queue_id;
-	uint16_t burst;		    /* 1 .. EVG_BURST_MAX */
+	uint16_t burst;		      /* 1 .. EVG_BURST_MAX */
 	const struct evg_net_if *ifc; /* this port's address */
-	const struct evg_cfg *cfg;  /* allow list, nak_rate, nak_burst */
+	const struct evg_cfg *cfg;    /* allow list, nak_rate, nak_burst */
 	struct evg_edge *seq_out[EVG_STAGES_MAX_SHARDS];
-	unsigned int nb_shards;	    /* 1 .. EVG_STAGES_MAX_SHARDS */
-	struct evg_edge *tx_out;    /* ARP, ICMP and NAK replies */
+	unsigned int nb_shards;	      /* 1 .. EVG_STAGES_MAX_SHARDS */
+	struct evg_edge *tx_out;      /* ARP, ICMP and NAK replies */
 	const volatile bool *stop_rx; /* when set, stop polling the port */
 	uint64_t tsc_hz;
 };
@@ -166,34 +168,36 @@ extern const struct evg_stage_ops evg_rx_ops; /* node->ctx: evg_rx_ctx */
 
 /* ---- seq --------------------------------------------------------------- */
 
-#define EVG_SEQST_STATS_FOREACH(X)                                             \
-	X(in, "frames taken from rx")                                          \
-	X(out, "frames passed on")                                             \
-	X(data, "DATA frames")                                                 \
-	X(ping, "PING frames")                                                 \
-	X(accept, "frames with events accepted")                               \
-	X(duplicate, "frames whose every event was a duplicate")               \
-	X(gap, "frames refused: gap (NAK GAP)")                                \
-	X(fenced, "frames refused: older session (NAK FENCED)")                \
-	X(overflow, "frames refused: seq would pass 2^64 - 1")                 \
-	X(table_full, "frames refused: new key, table full (NAK BUSY)")        \
-	X(storage, "DATA frames refused: the log is failing (NAK STORAGE)")    \
-	X(events_accepted, "events accepted")                                  \
+#define EVG_SEQST_STATS_FOREACH(X)                                          \
+	X(in, "frames taken from rx")                                       \
+	X(out, "frames passed on")                                          \
+	X(data, "DATA frames")                                              \
+	X(ping, "PING frames")                                              \
+	X(accept, "frames with events accepted")                            \
+	X(duplicate, "frames whose every event was a duplicate")            \
+	X(gap, "frames refused: gap (NAK GAP)")                             \
+	X(fenced, "frames refused: older session (NAK FENCED)")             \
+	X(overflow, "frames refused: seq would pass 2^64 - 1")              \
+	X(table_full, "frames refused: new key, table full (NAK BUSY)")     \
+	X(storage, "DATA frames refused: the log is failing (NAK STORAGE)") \
+	X(events_accepted, "events accepted")                               \
 	X(events_duplicate, "duplicate events dropped")
 
+/* clang-format off */
 enum evg_seqst_stat {
 #define EVG_SEQST_STAT_ENUM_(name, desc) EVG_SEQST_##name,
 	EVG_SEQST_STATS_FOREACH(EVG_SEQST_STAT_ENUM_)
 #undef EVG_SEQST_STAT_ENUM_
 	EVG_SEQST_STAT_MAX,
 };
+/* clang-format on */
 
 struct evg_seqst_stats {
 	uint64_t c[EVG_SEQST_STAT_MAX];
 } __rte_cache_aligned;
 
 struct evg_seqst_conf {
-	struct evg_seq_table *table; /* this shard's state */
+	struct evg_seq_table *table;		    /* this shard's state */
 	struct evg_edge *in[EVG_STAGES_MAX_INPUTS]; /* one per rx node */
 	unsigned int nb_in;
 	struct evg_edge *out; /* to ack (or the journal); BACKPRESSURE */
@@ -209,31 +213,34 @@ struct evg_seqst_ctx {
 	struct evg_seqst_stats stats;
 };
 
-int evg_seqst_init(struct evg_seqst_ctx *ctx, const struct evg_seqst_conf *conf);
+int evg_seqst_init(struct evg_seqst_ctx *ctx,
+		   const struct evg_seqst_conf *conf);
 extern const struct evg_stage_ops evg_seqst_ops; /* node->ctx: evg_seqst_ctx */
 
 /* ---- ack --------------------------------------------------------------- */
 
-#define EVG_ACK_STATS_FOREACH(X)                                               \
-	X(in, "frames taken from the sequencer (or journal)")                  \
-	X(acks, "ACK frames sent")                                             \
-	X(acks_coalesced, "ACKs folded into a later ACK of the same burst")    \
-	X(acks_now, "ACKs sent at once for ACK_NOW")                           \
-	X(acks_ping, "ACKs answering a PING")                                  \
-	X(naks_gap, "NAK GAP sent")                                            \
-	X(naks_fenced, "NAK FENCED sent")                                      \
-	X(naks_busy, "NAK BUSY sent (sequencer table full)")                   \
-	X(naks_storage, "NAK STORAGE sent (the log is failing)")               \
-	X(naks_limited, "NAKs not sent: per-source rate limit")                \
-	X(overflow, "frames dropped without a reply (seq overflow)")           \
+#define EVG_ACK_STATS_FOREACH(X)                                            \
+	X(in, "frames taken from the sequencer (or journal)")               \
+	X(acks, "ACK frames sent")                                          \
+	X(acks_coalesced, "ACKs folded into a later ACK of the same burst") \
+	X(acks_now, "ACKs sent at once for ACK_NOW")                        \
+	X(acks_ping, "ACKs answering a PING")                               \
+	X(naks_gap, "NAK GAP sent")                                         \
+	X(naks_fenced, "NAK FENCED sent")                                   \
+	X(naks_busy, "NAK BUSY sent (sequencer table full)")                \
+	X(naks_storage, "NAK STORAGE sent (the log is failing)")            \
+	X(naks_limited, "NAKs not sent: per-source rate limit")             \
+	X(overflow, "frames dropped without a reply (seq overflow)")        \
 	X(reply_failed, "replies that could not be built (frame freed)")
 
+/* clang-format off */
 enum evg_ack_stat {
 #define EVG_ACK_STAT_ENUM_(name, desc) EVG_ACK_##name,
 	EVG_ACK_STATS_FOREACH(EVG_ACK_STAT_ENUM_)
 #undef EVG_ACK_STAT_ENUM_
 	EVG_ACK_STAT_MAX,
 };
+/* clang-format on */
 
 struct evg_ack_stats {
 	uint64_t c[EVG_ACK_STAT_MAX];
@@ -275,20 +282,118 @@ struct evg_ack_ctx {
 int evg_ack_init(struct evg_ack_ctx *ctx, const struct evg_ack_conf *conf);
 extern const struct evg_stage_ops evg_ack_ops; /* node->ctx: evg_ack_ctx */
 
+/* ---- journal --------------------------------------------------------------
+ */
+
+/*
+ * Between seq and ack when the ACK level is written or synced. Frames come
+ * in sequencing order; the accepted events of each DATA frame are appended
+ * to the log (evg_journal.h), and every frame that will be answered with
+ * an ACK (accepted, duplicate, PING) waits in a FIFO until everything
+ * appended before it in its partition is durable, then goes on to ack in
+ * FIFO order: an ACK never covers an event that has not reached the
+ * level. Frames answered with a NAK (gap, fenced, busy, storage) claim
+ * nothing and go on at once.
+ *
+ * When the log fails (ENOSPC, EIO) the frame is kept and retried, the
+ * storage_failing flag makes the sequencers refuse new DATA with NAK
+ * STORAGE, and writing resumes when the storage does.
+ */
+#define EVG_JRNST_STATS_FOREACH(X)                                      \
+	X(in, "frames taken from the sequencers")                       \
+	X(out, "frames passed on to ack")                               \
+	X(waited, "frames that waited in the FIFO for durability")      \
+	X(events, "events appended to the log")                         \
+	X(flushes, "partition flushes (group commits)")                 \
+	X(no_buffer,                                                    \
+	  "appends deferred: every buffer of a partition in flight")    \
+	X(storage_errors, "appends refused by a failing log (retried)") \
+	X(abandoned, "frames freed unanswered at shutdown (log never "  \
+		     "durable)")
+
+/* clang-format off */
+enum evg_jrnst_stat {
+#define EVG_JRNST_STAT_ENUM_(name, desc) EVG_JRNST_##name,
+	EVG_JRNST_STATS_FOREACH(EVG_JRNST_STAT_ENUM_)
+#undef EVG_JRNST_STAT_ENUM_
+	EVG_JRNST_STAT_MAX,
+};
+/* clang-format on */
+
+struct evg_journal;
+struct evg_journal_rec;
+
+#define EVG_JRNST_FIFO 4096u /* frames waiting for durability, at most */
+#define EVG_JRNST_MAX_PARTITIONS 1024u
+
+struct evg_jrnst_conf {
+	struct evg_journal *journal;
+	uint32_t partitions;			    /* the journal's */
+	struct evg_edge *in[EVG_STAGES_MAX_INPUTS]; /* one per shard */
+	unsigned int nb_in;
+	struct evg_edge *out; /* to ack */
+	uint16_t burst;
+	volatile bool *storage_failing; /* written here, read by seq */
+	/* Drain calls at shutdown before waiting frames are given up. */
+	uint32_t drain_polls;
+};
+
+struct evg_jrnst_entry {
+	struct rte_mbuf *m;
+	uint64_t ticket;
+	uint32_t partition;
+};
+
+struct evg_jrnst_ctx {
+	struct evg_jrnst_conf conf;
+	unsigned int next_in;
+	uint32_t head, tail; /* FIFO indexes, free-running */
+	uint32_t drains;
+	/* Frames pulled but not taken yet (an append to retry, and the frames
+	 * behind it, in order). */
+	uint16_t nb_pending;
+	struct rte_mbuf *pending[EVG_BURST_MAX];
+	struct evg_journal_rec *recs; /* one frame's events (init allocates) */
+	uint64_t tsc_base, ns_base, tsc_hz; /* rx_tsc -> ingest ns */
+	uint64_t last_ticket[EVG_JRNST_MAX_PARTITIONS];
+	uint64_t durable[EVG_JRNST_MAX_PARTITIONS];
+	uint8_t dirty[EVG_JRNST_MAX_PARTITIONS]; /* appended since flush */
+	struct evg_jrnst_entry fifo[EVG_JRNST_FIFO];
+	struct evg_jrnst_stats {
+		uint64_t c[EVG_JRNST_STAT_MAX];
+	} __rte_cache_aligned stats;
+};
+
+/* 0, -EINVAL (bad conf), -ENOMEM. evg_jrnst_fini() frees what init
+ * allocated and any frame still held. */
+int evg_jrnst_init(struct evg_jrnst_ctx *ctx,
+		   const struct evg_jrnst_conf *conf);
+void evg_jrnst_fini(struct evg_jrnst_ctx *ctx);
+/* Frames the stage holds (waiting for durability or to be retried); the
+ * control thread reads it at shutdown to know when the stage is done. */
+static inline unsigned int
+evg_jrnst_held(const struct evg_jrnst_ctx *ctx)
+{
+	return (ctx->tail - ctx->head) + ctx->nb_pending;
+}
+extern const struct evg_stage_ops evg_jrnst_ops; /* node->ctx: jrnst_ctx */
+
 /* ---- tx ---------------------------------------------------------------- */
 
-#define EVG_TX_STATS_FOREACH(X)                                                \
-	X(packets, "frames the port took")                                  \
-	X(bytes, "bytes the port took")                                     \
-	X(retries, "polls that found the port queue full")                  \
+#define EVG_TX_STATS_FOREACH(X)                            \
+	X(packets, "frames the port took")                 \
+	X(bytes, "bytes the port took")                    \
+	X(retries, "polls that found the port queue full") \
 	X(dropped, "frames dropped: the port queue stayed full")
 
+/* clang-format off */
 enum evg_tx_stat {
 #define EVG_TX_STAT_ENUM_(name, desc) EVG_TX_##name,
 	EVG_TX_STATS_FOREACH(EVG_TX_STAT_ENUM_)
 #undef EVG_TX_STAT_ENUM_
 	EVG_TX_STAT_MAX,
 };
+/* clang-format on */
 
 struct evg_tx_stats {
 	uint64_t c[EVG_TX_STAT_MAX];

@@ -193,6 +193,13 @@ class Case:
                 "--no-shconf", "--no-telemetry", "--file-prefix",
                 self.prefix] + list(extra)
 
+    def app(self, *extra):
+        """evgate's own options for a run: our address and a log directory
+        of the test's own (the journal needs an existing one)."""
+        log = os.path.join(self.tmp, "log")
+        os.makedirs(log, exist_ok=True)
+        return ["--", "--ip", IP, "--log-dir", log] + list(extra)
+
     def error_lines(self, g):
         """stderr lines from evgate itself ("<prog>: "), warnings aside."""
         own = self.prog + ": "
@@ -262,9 +269,11 @@ def t_ack_bogus(c):
     expect_config_error(c, ["--ip", IP, "--ack", "bogus"], "--ack bogus")
 
 
-def t_ack_synced(c):
-    expect_config_error(c, ["--ip", IP, "--ack", "synced"], "--ack synced",
-                        "no journal")
+def t_missing_log_dir(c):
+    expect_startup_error(c, c.eal("0-1", "--vdev=net_null0") +
+                         ["--", "--ip", IP, "--ack", "synced", "--log-dir",
+                          "/nonexistent/evgate-log"],
+                         "/nonexistent/evgate-log")
 
 
 def t_allow_host_bits(c):
@@ -299,23 +308,22 @@ def t_error_after_eal_options(c):
 
 
 def t_no_worker(c):
-    expect_startup_error(c, c.eal("0", "--vdev=net_null0") +
-                         ["--", "--ip", IP], "worker")
+    expect_startup_error(c, c.eal("0", "--vdev=net_null0") + c.app(),
+                         "worker")
 
 
 def t_no_ports(c):
-    expect_startup_error(c, c.eal("0-1") + ["--", "--ip", IP], "no ports")
+    expect_startup_error(c, c.eal("0-1") + c.app(), "no ports")
 
 
 def t_rx_lcore_not_given(c):
     path = c.config_file("lcores.ini", "[pipeline]\nrx_lcores = 5\n")
     expect_startup_error(c, c.eal("0-1", "--vdev=net_null0") +
-                         ["--", "--ip", IP, "--config", path],
-                         "rx_lcores", "lcore 5")
+                         c.app("--config", path), "rx_lcores", "lcore 5")
 
 
 def start_ready(c):
-    g = c.start(c.eal("0-1", "--vdev=net_null0") + ["--", "--ip", IP])
+    g = c.start(c.eal("0-1", "--vdev=net_null0") + c.app())
     if not g.wait_stdout(READY_LINE, READY_TIMEOUT):
         g.kill()
         raise Fail(f"no '{READY_LINE}' within {READY_TIMEOUT:g}s")
@@ -356,7 +364,7 @@ def t_sigint_twice(c):
 
 
 def t_sigterm_during_startup(c):
-    g = c.start(c.eal("0-1", "--vdev=net_null0") + ["--", "--ip", IP])
+    g = c.start(c.eal("0-1", "--vdev=net_null0") + c.app())
     # The EAL's first line: the EAL is starting, the port is not set up.
     started = g.wait_stderr_any(READY_TIMEOUT)
     ready_before = any(line.startswith(READY_LINE) for line in g.out)
@@ -383,7 +391,7 @@ CASES = [
      t_bad_prefix, False),
     ("udp_port_0_exits_2", t_udp_port_0, False),
     ("ack_bogus_exits_2", t_ack_bogus, False),
-    ("ack_synced_says_no_journal_yet_and_exits_2", t_ack_synced, False),
+    ("missing_log_dir_is_named_and_exits_2", t_missing_log_dir, True),
     ("allow_with_host_bits_exits_2", t_allow_host_bits, False),
     ("missing_config_file_names_the_file_and_exits_2",
      t_missing_config, False),

@@ -1,0 +1,687 @@
+#!/usr/bin/env python3
+"""evtail, the journal reader, on logs that journal_writer writes through
+the psync store. Speaks TAP to meson.
+
+    test_evtail.py EVTAIL_BINARY JOURNAL_WRITER_BINARY
+
+journal_writer appends a deterministic pattern (tests/integration/
+journal_writer.c; expected() below is the same pattern): event i has
+producer 1 + i % 3, stream (i / 3) % 4, seq 1 + i / 12, ts_ns and
+ingest_ns TS0 + i ms, and keys and values of every kind evtail prints
+differently (empty, ASCII, UTF-8, binary, longer than 64 bytes).
+
+One log of BASE_EVENTS events in two partitions of several 64 KiB
+segments is written once and only read; the cases that change a log
+(follow, corruption, torn tail) work on copies. Every process is bounded
+by a timeout and killed by PID past it; the temporary directory is
+removed at the end.
+"""
+
+import base64
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+
+PRODUCERS = 3
+STREAMS = 4
+PARTITIONS = 2
+BASE_EVENTS = 3000
+SEGMENT_BYTES = 65536
+TS0 = 1795428000 * 10**9  # 2026-11-23T10:00:00Z
+TS_STEP = 10**6
+
+RUN_TIMEOUT = 30.0     # a run that reads what is there and exits
+FOLLOW_TIMEOUT = 30.0  # for a follower to print what it should
+EXIT_TIMEOUT = 5.0     # after SIGINT/SIGTERM
+
+STARTED = []  # every process started, for the final check and cleanup
+
+
+class Fail(Exception):
+    """A check failed; the message says which."""
+
+
+class Interrupted(BaseException):
+    pass
+
+
+def on_signal(sig, frame):
+    raise Interrupted(f"signal {sig}")
+
+
+def check(cond, why):
+    if not cond:
+        raise Fail(why)
+
+
+# ---- the pattern -----------------------------------------------------------
+
+def expected(i, session=1):
+    """Event i as journal_writer appends it: the fields of evtail --json
+    but partition and offset."""
+    if i % 11 == 0:
+        value = b""
+    elif i % 7 == 3:
+        value = bytes((i * 31 + k) & 0xff for k in range(1 + i % 97))
+    elif i % 7 == 5:
+        value = f"\u00e9v\u00e9nement {i} \u2713".encode()
+    else:
+        value = f"value {i} {'x' * (i % 80)}".encode()
+    stream = (i // PRODUCERS) % STREAMS
+    return {
+        "stream": stream,
+        "producer": 1 + i % PRODUCERS,
+        "session": session,
+        "seq": 1 + i // (PRODUCERS * STREAMS),
+        "ts_ns": TS0 + i * TS_STEP,
+        "ingest_ns": TS0 + i * TS_STEP,
+        "key": b"" if i % 13 == 0 else f"key-{i:06d}".encode(),
+        "value": value,
+    }
+
+
+def event_index(rec):
+    """The i of a record, from producer, stream and seq."""
+    return ((rec["seq"] - 1) * PRODUCERS * STREAMS +
+            rec["stream"] * PRODUCERS + rec["producer"] - 1)
+
+
+def parse_json_lines(lines):
+    recs = []
+    for n, line in enumerate(lines, 1):
+        try:
+            rec = json.loads(line)
+            rec["key"] = base64.b64decode(rec.pop("key_b64"), validate=True)
+            rec["value"] = base64.b64decode(rec.pop("value_b64"),
+                                            validate=True)
+        except (ValueError, KeyError) as e:
+            raise Fail(f"line {n} is not a record: {e}: {line!r}")
+        recs.append(rec)
+    return recs
+
+
+def check_records(recs, indexes, what):
+    """recs are exactly the events of indexes, in the log's order: by
+    partition (stream % 2) and, within one, in the order of i."""
+    want = sorted(indexes, key=lambda i: (
+        ((i // PRODUCERS) % STREAMS) % PARTITIONS, i))
+    got = [event_index(r) for r in recs]
+    check(len(got) == len(want),
+          f"{what}: {len(got)} records, expected {len(want)}")
+    for n, (r, i) in enumerate(zip(recs, want)):
+        check(event_index(r) == i,
+              f"{what}: record {n} is event {event_index(r)}, expected {i}")
+        exp = expected(i)
+        for k, v in exp.items():
+            check(r[k] == v, f"{what}: event {i}: {k} {r[k]!r}, "
+                             f"expected {v!r}")
+        check(r["partition"] == exp["stream"] % PARTITIONS,
+              f"{what}: event {i} in partition {r['partition']}")
+
+
+# ---- processes -------------------------------------------------------------
+
+class Proc:
+    """One run; stdout and stderr collected line by line."""
+
+    def __init__(self, cmd):
+        self.cmd = cmd
+        self.out = []
+        self.err = []
+        self.rc = None
+        self.cond = threading.Condition()
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True,
+                                     encoding="utf-8", errors="replace",
+                                     start_new_session=True)
+        STARTED.append(self)
+        self.readers = [
+            threading.Thread(target=self._read, args=(s, l), daemon=True)
+            for s, l in ((self.proc.stdout, self.out),
+                         (self.proc.stderr, self.err))]
+        for t in self.readers:
+            t.start()
+
+    def _read(self, stream, lines):
+        for line in stream:
+            with self.cond:
+                lines.append(line.rstrip("\n"))
+                self.cond.notify_all()
+        with self.cond:
+            self.cond.notify_all()
+
+    def wait_lines(self, n, timeout):
+        """True once stdout has n lines; False on timeout or exit."""
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while len(self.out) < n:
+                left = deadline - time.monotonic()
+                if left <= 0 or not self.readers[0].is_alive():
+                    return False
+                self.cond.wait(min(left, 0.1))
+            return True
+
+    def signal(self, sig):
+        if self.proc.poll() is None:
+            try:
+                os.kill(self.proc.pid, sig)
+            except ProcessLookupError:
+                pass
+
+    def wait(self, timeout):
+        try:
+            self.rc = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None
+        for t in self.readers:
+            t.join(5)
+        return self.rc
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.signal(signal.SIGKILL)
+        self.wait(10)
+
+    def gone(self):
+        if self.proc.poll() is None:
+            return False
+        try:
+            os.kill(self.proc.pid, 0)
+        except ProcessLookupError:
+            return True
+        return False
+
+    def report(self):
+        text = [f"command: {' '.join(self.cmd)}", f"exit status: {self.rc}"]
+        with self.cond:
+            for name, lines in (("stdout", self.out), ("stderr", self.err)):
+                shown = lines[:10]
+                text.append(f"{name}: {len(lines)} line(s)")
+                text += [f"  {line}" for line in shown]
+                if len(lines) > len(shown):
+                    text.append("  ...")
+        return "\n".join(text)
+
+
+class Case:
+    """One TAP test point; the context for what it runs."""
+
+    def __init__(self, env):
+        self.env = env
+        self.runs = []
+
+    def start(self, cmd):
+        p = Proc(cmd)
+        self.runs.append(p)
+        return p
+
+    def run(self, cmd, timeout=RUN_TIMEOUT):
+        p = self.start(cmd)
+        if p.wait(timeout) is None:
+            p.kill()
+            raise Fail(f"still running after {timeout:g}s; killed")
+        return p
+
+    def evtail(self, *args):
+        return self.run([self.env.evtail] + [str(a) for a in args])
+
+    def evtail_ok(self, *args):
+        p = self.evtail(*args)
+        check(p.rc == 0, f"exit status {p.rc}, expected 0")
+        check(not p.err, f"stderr: {p.err[:3]}")
+        return p
+
+    def json(self, *args):
+        return parse_json_lines(self.evtail_ok("--json", *args).out)
+
+    def write(self, log, start, events):
+        p = self.run([self.env.writer, log, "--partitions", str(PARTITIONS),
+                      "--producers", str(PRODUCERS), "--streams",
+                      str(STREAMS), "--events", str(events), "--start",
+                      str(start), "--segment-bytes", str(SEGMENT_BYTES)])
+        check(p.rc == 0, f"journal_writer exit status {p.rc}: {p.err[:3]}")
+
+    def copy(self, name):
+        dst = os.path.join(self.env.tmp, name)
+        shutil.copytree(self.env.base, dst)
+        return dst
+
+
+class Env:
+    def __init__(self, evtail, writer, tmp):
+        self.evtail = evtail
+        self.writer = writer
+        self.tmp = tmp
+        self.base = os.path.join(tmp, "base")
+        self.full = None  # --json of base, parsed
+
+
+def segments(log, partition):
+    """The segment files of a partition, oldest first."""
+    d = os.path.join(log, f"p{partition:04d}")
+    return sorted(os.path.join(d, f) for f in os.listdir(d)
+                  if f.endswith(".seg"))
+
+
+def find_in(path, data):
+    with open(path, "rb") as f:
+        return f.read().find(data)
+
+
+# ---- the cases -------------------------------------------------------------
+
+def t_write_base(c):
+    os.mkdir(c.env.base)
+    c.write(c.env.base, 0, BASE_EVENTS)
+    c.env.full = c.json(c.env.base)
+    for p in range(PARTITIONS):
+        n = len(segments(c.env.base, p))
+        check(n >= 2, f"partition {p} has {n} segment(s); the cases need 2+")
+
+
+def t_json_round_trip(c):
+    recs = c.env.full
+    check_records(recs, range(BASE_EVENTS), "--json")
+    for p in range(PARTITIONS):
+        offs = [r["offset"] for r in recs if r["partition"] == p]
+        check(offs == list(range(offs[0], offs[0] + len(offs))),
+              f"partition {p}: offsets not consecutive")
+    last = {}
+    for r in recs:
+        k = (r["producer"], r["stream"])
+        check(r["seq"] > last.get(k, 0), f"{k}: seq {r['seq']} out of order")
+        last[k] = r["seq"]
+    return f"{len(recs)} records"
+
+
+def line_of(lines, key):
+    found = [l for l in lines if f' key="{key}" ' in l]
+    check(len(found) == 1, f"{len(found)} lines with key {key}")
+    return found[0]
+
+
+def t_human(c):
+    out = c.evtail_ok(c.env.base).out
+    check(len(out) == BASE_EVENTS, f"{len(out)} lines")
+    # i = 5: UTF-8 value; i = 17: binary; i = 94: binary past 64 bytes;
+    # i = 79: ASCII past 64 bytes; i = 13: empty key; i = 22: empty value.
+    line = line_of(out, "key-000005")
+    check(re.match(r"^\d+/\d+ stream=1 producer=3 session=1 seq=1 "
+                   r"ts=2026-11-23T10:00:00\.005000000Z key=", line),
+          f"fields: {line!r}")
+    check(line.endswith(' value="\u00e9v\u00e9nement 5 \u2713"'), line)
+    v17 = bytes((17 * 31 + k) & 0xff for k in range(18)).hex()
+    check(line_of(out, "key-000017").endswith(f" value=0x{v17}"),
+          "binary value not hex")
+    # i = 3: bytes 0x5d..0x60, all printable: shown as text.
+    check(line_of(out, "key-000003").endswith(' value="]^_`"'),
+          "printable bytes not shown as text")
+    v94 = bytes((94 * 31 + k) & 0xff for k in range(64)).hex()
+    check(line_of(out, "key-000094").endswith(f" value=0x{v94}..."),
+          "long binary value not cut at 64 bytes")
+    v79 = f"value 79 {'x' * 79}"[:64]
+    check(line_of(out, "key-000079").endswith(f' value="{v79}"...'),
+          "long text value not cut at 64 bytes")
+    check(any(' stream=0 producer=2 session=1 seq=2 ' in l and
+              ' key="" ' in l for l in out), "empty key (event 13)")
+    check(line_of(out, "key-000022").endswith(' value=""'), "empty value")
+
+
+def t_partition(c):
+    for p in range(PARTITIONS):
+        recs = c.json("--partition", p, c.env.base)
+        want = [r for r in c.env.full if r["partition"] == p]
+        check(recs == want, f"--partition {p}: {len(recs)} records, "
+                            f"expected {len(want)}")
+
+
+def t_stream_producer(c):
+    full = c.env.full
+    for args, keep in (
+            (["--stream", 2], lambda r: r["stream"] == 2),
+            (["--producer", 3], lambda r: r["producer"] == 3),
+            (["--producer", 2, "--stream", 1],
+             lambda r: r["producer"] == 2 and r["stream"] == 1),
+            (["--partition", 0, "--stream", 1], lambda r: False)):
+        recs = c.json(*args, c.env.base)
+        want = [r for r in full if keep(r)]
+        check(recs == want, f"{args}: {len(recs)} records, expected "
+                            f"{len(want)}")
+
+
+def t_count(c):
+    recs = c.json("--count", 10, c.env.base)
+    check(recs == c.env.full[:10], f"--count 10: {len(recs)} records")
+    recs = c.json("--count", 5, "--stream", 3, c.env.base)
+    want = [r for r in c.env.full if r["stream"] == 3][:5]
+    check(recs == want, "--count 5 --stream 3")
+
+
+def t_from_offset(c):
+    p1 = [r for r in c.env.full if r["partition"] == 1]
+    mid = p1[len(p1) // 2]["offset"]
+    recs = c.json("--partition", 1, "--from", mid, c.env.base)
+    want = [r for r in p1 if r["offset"] >= mid]
+    check(recs == want, f"--from {mid}: {len(recs)} records, expected "
+                        f"{len(want)}")
+
+
+def t_from_end(c):
+    out = c.evtail_ok("--from-end", c.env.base).out
+    check(not out, f"{len(out)} lines after --from-end")
+
+
+def t_from_time(c):
+    i0 = 1500
+    for t in ("2026-11-23T10:00:01.5Z", str(TS0 + i0 * TS_STEP)):
+        recs = c.json("--from-time", t, c.env.base)
+        want = [r for r in c.env.full if r["ts_ns"] >= TS0 + i0 * TS_STEP]
+        check(recs == want, f"--from-time {t}: {len(recs)} records, "
+                            f"expected {len(want)}")
+
+
+def follower(c, log, args, n_before, start, events):
+    """evtail --follow on log: n_before lines, then journal_writer adds
+    events from start; all must show up; SIGTERM ends it with 0."""
+    f = c.start([c.env.evtail, "--follow", "--json"] + args + [log])
+    if n_before:
+        check(f.wait_lines(n_before, FOLLOW_TIMEOUT),
+              f"{len(f.out)} lines before appending, expected {n_before}")
+    else:
+        time.sleep(1.0)  # let it reach the end before anything is added
+    check(f.proc.poll() is None, "the follower exited")
+    c.write(log, start, events)
+    ok = f.wait_lines(n_before + events, FOLLOW_TIMEOUT)
+    check(ok, f"{len(f.out) - n_before} new records, expected {events}")
+    f.signal(signal.SIGTERM)
+    if f.wait(EXIT_TIMEOUT) is None:
+        f.kill()
+        raise Fail(f"still running {EXIT_TIMEOUT:g}s after SIGTERM")
+    check(f.rc == 0, f"exit status {f.rc} after SIGTERM")
+    check(len(f.out) == n_before + events,
+          f"{len(f.out)} lines, expected {n_before + events}")
+    return parse_json_lines(f.out[n_before:])
+
+
+def sorted_by_event(recs):
+    return sorted(recs, key=event_index)
+
+
+def t_follow(c):
+    log = c.copy("follow")
+    new = follower(c, log, [], BASE_EVENTS, BASE_EVENTS, 600)
+    # Round-robin: the partitions interleave; each keeps its order.
+    for p in range(PARTITIONS):
+        got = [event_index(r) for r in new if r["partition"] == p]
+        check(got == sorted(got), f"partition {p} out of order")
+    check_records(sorted(new, key=lambda r: (r["partition"],
+                                             event_index(r))),
+                  range(BASE_EVENTS, BASE_EVENTS + 600), "followed")
+
+
+def t_follow_from_end(c):
+    log = c.copy("follow-end")
+    new = follower(c, log, ["--from-end"], 0, BASE_EVENTS, 300)
+    check_records(sorted(new, key=lambda r: (r["partition"],
+                                             event_index(r))),
+                  range(BASE_EVENTS, BASE_EVENTS + 300), "followed")
+
+
+def t_follow_sigint_idle(c):
+    f = c.start([c.env.evtail, "--follow", "--from-end", c.env.base])
+    time.sleep(0.3)
+    f.signal(signal.SIGINT)
+    if f.wait(EXIT_TIMEOUT) is None:
+        f.kill()
+        raise Fail(f"still running {EXIT_TIMEOUT:g}s after SIGINT")
+    check(f.rc == 0 and not f.out and not f.err,
+          f"exit status {f.rc}, {len(f.out)} + {len(f.err)} lines")
+
+
+SUMMARY = re.compile(r"partitions (\d+), .*records (\d+), producers (\d+)"
+                     r".*problems (\d+)$")
+
+
+def summary(p):
+    m = SUMMARY.search(p.out[-1]) if p.out else None
+    check(m, f"no summary line: {p.out[-1:]}")
+    return tuple(int(x) for x in m.groups())
+
+
+def t_verify_clean(c):
+    p = c.evtail_ok("--verify", c.env.base)
+    got = summary(p)
+    check(got == (PARTITIONS, BASE_EVENTS, PRODUCERS, 0),
+          f"summary {p.out[-1]!r}")
+    check(len(p.out) == 1, f"{len(p.out)} lines, expected the summary only")
+    return p.out[-1]
+
+
+def t_verify_corrupt(c):
+    log = c.copy("corrupt")
+    # A record half-way through the first segment: not the tail, and
+    # not its first batch either, so the offset named means something.
+    seg, seg2 = segments(log, 0)[:2]
+    half = int(os.path.basename(seg2)[:20]) // 2
+    rec = next(r for r in c.env.full if r["partition"] == 0 and r["key"]
+               and r["offset"] >= half)
+    pos = find_in(seg, rec["key"])
+    check(pos > 0, f"key {rec['key']!r} not in {seg}")
+    with open(seg, "r+b") as f:
+        f.seek(pos + 2)
+        b = f.read(1)
+        f.seek(pos + 2)
+        f.write(bytes([b[0] ^ 0x55]))
+    p = c.evtail("--verify", log)
+    check(p.rc == 1, f"exit status {p.rc}, expected 1")
+    bad = [l for l in p.out if "partition 0" in l and "corrupt" in l]
+    check(bad, f"no line names partition 0 and corruption: {p.out[:3]}")
+    m = re.search(r"offset (\d+)", bad[0])
+    check(m and 0 < int(m.group(1)) <= rec["offset"],
+          f"{bad[0]!r}: not the batch of offset {rec['offset']}")
+    at = int(m.group(1))
+    check(summary(p)[3] >= 1, "no problem counted")
+    records = summary(p)[1]
+    p1 = len([r for r in c.env.full if r["partition"] == 1])
+    check(records == at + p1, f"verify read {records} records, expected "
+                              f"{at} of partition 0 and {p1} of 1")
+    r = c.evtail(log)
+    check(r.rc == 1, f"plain read: exit status {r.rc}, expected 1")
+    check(len(r.err) == 1 and r.err[0].startswith(f"evtail: {log}: ")
+          and "partition 0" in r.err[0] and "corrupt" in r.err[0]
+          and f"offset {at}" in r.err[0], f"plain read: stderr {r.err}")
+    check(len(r.out) == at, f"plain read: {len(r.out)} records before the "
+                            f"corrupt batch, expected {at}")
+    return f"{bad[0]} (flipped a byte of offset {rec['offset']})"
+
+
+def t_verify_duplicates(c):
+    log = c.copy("dup")
+    c.write(log, BASE_EVENTS - 10, 10)  # the last 10 events once more
+    p = c.evtail("--verify", log)
+    check(p.rc == 1, f"exit status {p.rc}, expected 1")
+    dups = [l for l in p.out if "duplicates" in l]
+    check(len(dups) == 10, f"{len(dups)} duplicate lines, expected 10")
+    for i in range(BASE_EVENTS - 10, BASE_EVENTS):
+        e = expected(i)
+        part = e["stream"] % PARTITIONS
+        want = (f"partition {part}, offset ", f"producer {e['producer']}, "
+                f"stream {e['stream']}, session 1: seq {e['seq']} "
+                f"duplicates seq {e['seq']}")
+        check(any(all(w in l for w in want) for l in dups),
+              f"no line says {want[1]!r}")
+    check(summary(p)[3] == 10, f"summary {p.out[-1]!r}")
+    return dups[0]
+
+
+def t_torn_tail(c):
+    log = c.copy("torn")
+    seg = segments(log, 1)[-1]
+    last = [r for r in c.env.full if r["partition"] == 1 and r["key"]][-1]
+    pos = find_in(seg, last["key"])
+    check(pos > 0, f"key {last['key']!r} not in {seg}")
+    os.truncate(seg, pos + 3)
+    recs = c.json(log)
+    full1 = [r for r in c.env.full if r["partition"] == 1]
+    got1 = [r for r in recs if r["partition"] == 1]
+    check(len(got1) < len(full1), "the torn batch was read")
+    check(got1 == full1[:len(got1)], "partition 1 is not a prefix")
+    check([r for r in recs if r["partition"] == 0] ==
+          [r for r in c.env.full if r["partition"] == 0], "partition 0")
+    p = c.evtail_ok("--verify", log)
+    check(summary(p)[3] == 0, f"verify: {p.out[-1]!r}")
+    return f"{len(full1) - len(got1)} records of partition 1 cut"
+
+
+def expect_usage(c, args, *words):
+    p = c.evtail(*args)
+    check(p.rc == 2, f"{args}: exit status {p.rc}, expected 2")
+    check(len(p.err) == 1 and p.err[0].startswith("evtail: "),
+          f"{args}: stderr {p.err}")
+    for w in words:
+        check(w in p.err[0], f"{args}: {w!r} not in {p.err[0]!r}")
+    check(not p.out, f"{args}: something on stdout")
+
+
+def t_usage(c):
+    base = c.env.base
+    missing = os.path.join(c.env.tmp, "missing")
+    for args, words in (
+            ([], ["DIR"]),
+            (["--count", "0", base], ["--count", "0"]),
+            (["--count", "x", base], ["--count", "x"]),
+            (["--from", "-1", base], ["--from", "-1"]),
+            (["--from-time", "2026-13-01T00:00:00Z", base],
+             ["--from-time", "2026-13-01"]),
+            (["--from-time", "yesterday", base], ["--from-time"]),
+            (["--from", "1", "--from-end", base], ["--from-end"]),
+            (["--stream", "4294967296", base], ["--stream"]),
+            (["--no-such-option", base], ["--no-such-option"]),
+            (["-x", base], ["-x"]),
+            (["--partition"], ["--partition"]),
+            ([base, base], ["unexpected"]),
+            (["--verify", "--json", base], ["--verify"]),
+            (["--partition", "2", base], [base, "partition 2"]),
+            ([missing], [missing]),
+            (["--verify", missing], [missing])):
+        expect_usage(c, args, *words)
+
+
+def t_help_version(c):
+    p = c.evtail_ok("--help")
+    text = "\n".join(p.out)
+    for o in ("--partition", "--from", "--from-time", "--from-end",
+              "--follow", "--stream", "--producer", "--count", "--json",
+              "--verify", "--version"):
+        check(o in text, f"--help does not list {o}")
+    check("round-robin" in text, "--help does not say how partitions merge")
+    p = c.evtail_ok("--version")
+    check(len(p.out) == 1 and re.match(r"^evtail \d+\.\d+", p.out[0]),
+          f"--version: {p.out}")
+
+
+CASES = [
+    ("journal_writer_writes_a_log_of_several_segments", t_write_base),
+    ("json_round_trips_every_record_in_log_order", t_json_round_trip),
+    ("human_lines_show_text_utf8_hex_and_cut_at_64_bytes", t_human),
+    ("partition_reads_that_partition_only", t_partition),
+    ("stream_and_producer_filters_keep_only_matching_records",
+     t_stream_producer),
+    ("count_stops_after_n_printed", t_count),
+    ("from_offset_starts_at_that_offset", t_from_offset),
+    ("from_end_prints_nothing_without_follow", t_from_end),
+    ("from_time_iso_and_ns_start_at_that_time", t_from_time),
+    ("follow_sees_records_a_second_writer_appends", t_follow),
+    ("follow_from_end_sees_only_new_records", t_follow_from_end),
+    ("follow_exits_0_on_sigint", t_follow_sigint_idle),
+    ("verify_clean_log_exits_0_with_counts", t_verify_clean),
+    ("verify_flipped_byte_in_older_segment_exits_1_naming_it",
+     t_verify_corrupt),
+    ("verify_duplicate_seqs_exit_1_naming_each", t_verify_duplicates),
+    ("torn_tail_is_the_end_not_corruption", t_torn_tail),
+    ("usage_errors_exit_2_with_one_line", t_usage),
+    ("help_and_version_exit_0", t_help_version),
+]
+
+
+# ---- TAP -------------------------------------------------------------------
+
+def diag(text):
+    for line in str(text).splitlines() or [""]:
+        print(f"# {line}", flush=True)
+
+
+def run_case(n, name, fn, c):
+    try:
+        note = fn(c)
+    except Fail as e:
+        print(f"not ok {n} - {name}", flush=True)
+        diag(str(e))
+        for p in c.runs[-3:]:
+            diag(p.report())
+        return False
+    except Exception:
+        print(f"not ok {n} - {name}", flush=True)
+        diag(traceback.format_exc())
+        return False
+    finally:
+        for p in c.runs:
+            p.kill()
+    print(f"ok {n} - {name}", flush=True)
+    if note:
+        diag(note)
+    return True
+
+
+def main(argv):
+    if len(argv) != 3:
+        print("usage: test_evtail.py EVTAIL JOURNAL_WRITER", file=sys.stderr)
+        return 2
+    for prog in argv[1:]:
+        if not os.access(prog, os.X_OK):
+            print(f"test_evtail: {prog}: not an executable", file=sys.stderr)
+            return 2
+    tmp = tempfile.mkdtemp(prefix="evtail-")
+    env = Env(argv[1], argv[2], tmp)
+    for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+        signal.signal(sig, on_signal)
+    failed = 0
+    print(f"1..{len(CASES) + 1}", flush=True)
+    try:
+        for n, (name, fn) in enumerate(CASES, 1):
+            if n > 1 and env.full is None:
+                print(f"ok {n} - {name} # SKIP no log to read", flush=True)
+                continue
+            if not run_case(n, name, fn, Case(env)):
+                failed += 1
+        left = [p for p in STARTED if not p.gone()]
+        for p in left:
+            p.kill()
+        n = len(CASES) + 1
+        print(f"{'not ok' if left else 'ok'} {n} - "
+              f"every_process_started_has_exited", flush=True)
+        diag(f"{len(STARTED)} process(es) started")
+        failed += len(left)
+    except Interrupted as e:
+        print(f"Bail out! {e}", flush=True)
+        failed += 1
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+            signal.signal(sig, signal.SIG_IGN)
+        for p in STARTED:
+            p.kill()
+        shutil.rmtree(tmp, ignore_errors=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
