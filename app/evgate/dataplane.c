@@ -300,6 +300,7 @@ make_journal(struct app *app, const struct placement *p)
 		.out = &app->edges[e_jrn_ack(app)].e,
 		.burst = app->cfg.burst,
 		.storage_failing = &app->storage_failing,
+		.ack_received = app->cfg.ack_level == EVG_CFG_ACK_RECEIVED,
 	};
 	struct app_node *n;
 

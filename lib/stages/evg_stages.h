@@ -336,6 +336,8 @@ struct evg_jrnst_conf {
 	volatile bool *storage_failing; /* written here, read by seq */
 	/* Drain calls at shutdown before waiting frames are given up. */
 	uint32_t drain_polls;
+	/* ACK level received: frames go on without waiting for the log. */
+	bool ack_received;
 };
 
 struct evg_jrnst_entry {

@@ -169,7 +169,7 @@ take(struct evg_jrnst_ctx *ctx, struct rte_mbuf *m, struct rte_mbuf **now,
 	e = &ctx->fifo[ctx->tail++ % EVG_JRNST_FIFO];
 	e->m = m;
 	e->partition = p;
-	e->ticket = ctx->last_ticket[p];
+	e->ticket = ctx->conf.ack_received ? 0 : ctx->last_ticket[p];
 	return 0;
 }
 
