@@ -10,6 +10,7 @@
 
 #include <rte_hash_crc.h>
 
+#include "evg_byteorder.h"
 #include "evg_evf.h"
 
 /* The smallest record is 16 bytes, so a frame capped at the largest UDP
@@ -17,54 +18,6 @@
 _Static_assert((EVG_EVF_MAX_FRAME - EVG_EVF_HDR_LEN) / EVG_EVF_REC_HDR_LEN <
 		       EVG_EVF_MAX_COUNT,
 	       "count field could overflow");
-
-static inline uint16_t
-ld16(const uint8_t *p)
-{
-	uint16_t v;
-
-	memcpy(&v, p, sizeof(v));
-	return le16toh(v);
-}
-
-static inline uint32_t
-ld32(const uint8_t *p)
-{
-	uint32_t v;
-
-	memcpy(&v, p, sizeof(v));
-	return le32toh(v);
-}
-
-static inline uint64_t
-ld64(const uint8_t *p)
-{
-	uint64_t v;
-
-	memcpy(&v, p, sizeof(v));
-	return le64toh(v);
-}
-
-static inline void
-st16(uint8_t *p, uint16_t v)
-{
-	v = htole16(v);
-	memcpy(p, &v, sizeof(v));
-}
-
-static inline void
-st32(uint8_t *p, uint32_t v)
-{
-	v = htole32(v);
-	memcpy(p, &v, sizeof(v));
-}
-
-static inline void
-st64(uint8_t *p, uint64_t v)
-{
-	v = htole64(v);
-	memcpy(p, &v, sizeof(v));
-}
 
 static const char *const verdict_names[EVG_EVF_VERDICT_MAX] = {
 	[EVG_EVF_OK] = "ok",
@@ -111,8 +64,8 @@ const char *
 evg_evf_nak_name(unsigned int code)
 {
 	switch (code) {
-#define NAK_NAME_(name, code, desc)                                            \
-	case code:                                                             \
+#define NAK_NAME_(name, code, desc) \
+	case code:                  \
 		return #name;
 		EVG_EVF_NAK_FOREACH(NAK_NAME_)
 #undef NAK_NAME_
@@ -136,13 +89,13 @@ static inline uint32_t
 crc_update(uint32_t crc, const uint8_t *p, size_t n)
 {
 	for (; n >= 8; p += 8, n -= 8)
-		crc = rte_hash_crc_8byte(ld64(p), crc);
+		crc = rte_hash_crc_8byte(evg_ld64(p), crc);
 	if (n & 4) {
-		crc = rte_hash_crc_4byte(ld32(p), crc);
+		crc = rte_hash_crc_4byte(evg_ld32(p), crc);
 		p += 4;
 	}
 	if (n & 2) {
-		crc = rte_hash_crc_2byte(ld16(p), crc);
+		crc = rte_hash_crc_2byte(evg_ld16(p), crc);
 		p += 2;
 	}
 	if (n & 1)
@@ -173,16 +126,16 @@ evg_evf_hdr_decode(const void *buf, struct evg_evf_hdr *h)
 {
 	const uint8_t *p = buf;
 
-	h->magic = ld32(p + 0);
+	h->magic = evg_ld32(p + 0);
 	h->type = p[4];
 	h->flags = p[5];
-	h->count = ld16(p + 6);
-	h->producer_id = ld32(p + 8);
-	h->stream_id = ld32(p + 12);
-	h->session = ld64(p + 16);
-	h->seq = ld64(p + 24);
-	h->length = ld32(p + 32);
-	h->crc32c = ld32(p + 36);
+	h->count = evg_ld16(p + 6);
+	h->producer_id = evg_ld32(p + 8);
+	h->stream_id = evg_ld32(p + 12);
+	h->session = evg_ld64(p + 16);
+	h->seq = evg_ld64(p + 24);
+	h->length = evg_ld32(p + 32);
+	h->crc32c = evg_ld32(p + 36);
 }
 
 void
@@ -190,22 +143,23 @@ evg_evf_hdr_encode(const struct evg_evf_hdr *h, void *buf)
 {
 	uint8_t *p = buf;
 
-	st32(p + 0, h->magic);
+	evg_st32(p + 0, h->magic);
 	p[4] = h->type;
 	p[5] = h->flags;
-	st16(p + 6, h->count);
-	st32(p + 8, h->producer_id);
-	st32(p + 12, h->stream_id);
-	st64(p + 16, h->session);
-	st64(p + 24, h->seq);
-	st32(p + 32, h->length);
-	st32(p + 36, h->crc32c);
+	evg_st16(p + 6, h->count);
+	evg_st32(p + 8, h->producer_id);
+	evg_st32(p + 12, h->stream_id);
+	evg_st64(p + 16, h->session);
+	evg_st64(p + 24, h->seq);
+	evg_st32(p + 32, h->length);
+	evg_st32(p + 36, h->crc32c);
 }
 
 void
 evg_evf_frame_seal(void *frame, size_t len)
 {
-	st32((uint8_t *)frame + EVG_EVF_CRC_OFF, evg_evf_frame_crc(frame, len));
+	evg_st32((uint8_t *)frame + EVG_EVF_CRC_OFF,
+		 evg_evf_frame_crc(frame, len));
 }
 
 /*
@@ -225,12 +179,12 @@ check_records(const uint8_t *p, uint32_t n, uint32_t count)
 
 		if ((size_t)(end - p) < EVG_EVF_REC_HDR_LEN)
 			return EVG_EVF_BAD_RECORDS;
-		size = ld32(p);
+		size = evg_ld32(p);
 		rec_len = evg_evf_record_len(size);
 		if (rec_len > (size_t)(end - p))
 			return EVG_EVF_BAD_RECORDS;
-		bad_key |= ld16(p + 4) > size;
-		bad_attrs |= ld16(p + 6);
+		bad_key |= evg_ld16(p + 4) > size;
+		bad_attrs |= evg_ld16(p + 6);
 		p += rec_len;
 	}
 	if (p != end)
@@ -265,8 +219,8 @@ evg_evf_validate(const void *frame, size_t len, struct evg_evf_hdr *out)
 	if (h.type == EVG_EVF_DATA) {
 		if (h.count == 0)
 			return EVG_EVF_BAD_COUNT;
-		v = check_records(p + EVG_EVF_HDR_LEN, h.length - EVG_EVF_HDR_LEN,
-				  h.count);
+		v = check_records(p + EVG_EVF_HDR_LEN,
+				  h.length - EVG_EVF_HDR_LEN, h.count);
 		if (v != EVG_EVF_OK)
 			return v;
 	} else if (h.type == EVG_EVF_PING) {
@@ -290,8 +244,8 @@ evg_evf_iter_init(struct evg_evf_iter *it, const void *frame)
 	const uint8_t *p = frame;
 
 	it->pos = p + EVG_EVF_HDR_LEN;
-	it->end = p + ld32(p + 32);
-	it->left = ld16(p + 6);
+	it->end = p + evg_ld32(p + 32);
+	it->left = evg_ld16(p + 6);
 }
 
 bool
@@ -303,15 +257,15 @@ evg_evf_iter_next(struct evg_evf_iter *it, struct evg_evf_event *ev)
 	/* Cheap guards so a misused iterator stops instead of overrunning. */
 	if (it->left == 0 || (size_t)(it->end - p) < EVG_EVF_REC_HDR_LEN)
 		return false;
-	size = ld32(p);
-	key_size = ld16(p + 4);
+	size = evg_ld32(p);
+	key_size = evg_ld16(p + 4);
 	if (evg_evf_record_len(size) > (size_t)(it->end - p) || key_size > size)
 		return false;
 	ev->key = p + EVG_EVF_REC_HDR_LEN;
 	ev->key_size = key_size;
 	ev->value = ev->key + key_size;
 	ev->value_size = size - key_size;
-	ev->ts_ns = ld64(p + 8);
+	ev->ts_ns = evg_ld64(p + 8);
 	it->pos = p + evg_evf_record_len(size);
 	it->left--;
 	return true;
@@ -356,10 +310,10 @@ evg_evf_builder_add(struct evg_evf_builder *b, const void *key,
 	if (rec_len > b->cap - b->len)
 		return -ENOSPC;
 	r = b->buf + b->len;
-	st32(r, (uint32_t)size);
-	st16(r + 4, (uint16_t)key_size);
-	st16(r + 6, 0);
-	st64(r + 8, ts_ns);
+	evg_st32(r, (uint32_t)size);
+	evg_st16(r + 4, (uint16_t)key_size);
+	evg_st16(r + 6, 0);
+	evg_st64(r + 8, ts_ns);
 	r += EVG_EVF_REC_HDR_LEN;
 	if (key_size != 0)
 		memcpy(r, key, key_size);
@@ -390,8 +344,8 @@ evg_evf_builder_finish(struct evg_evf_builder *b)
 {
 	if (b->count == 0)
 		return -ENODATA;
-	st16(b->buf + 6, (uint16_t)b->count);
-	st32(b->buf + 32, b->len);
+	evg_st16(b->buf + 6, (uint16_t)b->count);
+	evg_st32(b->buf + 32, b->len);
 	evg_evf_frame_seal(b->buf, b->len);
 	return (int)b->len;
 }

@@ -146,28 +146,28 @@ evg_jrn_ckpt_encode(const struct jrn_ptable *pt, uint32_t p,
 	uint8_t *b = buf, *e = b + JRN_CKPT_HDR_LEN;
 
 	memset(b, 0, jrn_align(len));
-	jrn_st32(b + C_MAGIC, JRN_CKPT_MAGIC);
-	jrn_st16(b + C_VERSION, JRN_FORMAT_VERSION);
-	jrn_st16(b + C_HDR_LEN, JRN_CKPT_HDR_LEN);
-	jrn_st32(b + C_COUNT, pt->n);
-	jrn_st32(b + C_PARTITION, p);
-	jrn_st64(b + C_GEN, pos->gen);
-	jrn_st64(b + C_SEG_BASE, pos->seg_base);
-	jrn_st64(b + C_SEG_POS, pos->seg_pos);
-	jrn_st64(b + C_NEXT, pos->next_offset);
-	jrn_st64(b + C_LENGTH, len);
+	evg_st32(b + C_MAGIC, JRN_CKPT_MAGIC);
+	evg_st16(b + C_VERSION, JRN_FORMAT_VERSION);
+	evg_st16(b + C_HDR_LEN, JRN_CKPT_HDR_LEN);
+	evg_st32(b + C_COUNT, pt->n);
+	evg_st32(b + C_PARTITION, p);
+	evg_st64(b + C_GEN, pos->gen);
+	evg_st64(b + C_SEG_BASE, pos->seg_base);
+	evg_st64(b + C_SEG_POS, pos->seg_pos);
+	evg_st64(b + C_NEXT, pos->next_offset);
+	evg_st64(b + C_LENGTH, len);
 	for (uint32_t i = 0; i < pt->cap; i++) {
 		const struct jrn_pstate *s = &pt->t[i];
 
 		if (!s->used)
 			continue;
-		jrn_st32(e, (uint32_t)(s->key >> 32));
-		jrn_st32(e + 4, (uint32_t)s->key);
-		jrn_st64(e + 8, s->session);
-		jrn_st64(e + 16, s->next_seq);
+		evg_st32(e, (uint32_t)(s->key >> 32));
+		evg_st32(e + 4, (uint32_t)s->key);
+		evg_st64(e + 8, s->session);
+		evg_st64(e + 16, s->next_seq);
 		e += JRN_CKPT_ENTRY;
 	}
-	jrn_st32(b + C_CRC, evg_jrn_batch_crc(b, (uint32_t)len));
+	evg_st32(b + C_CRC, evg_jrn_batch_crc(b, (uint32_t)len));
 	return len;
 }
 
@@ -200,20 +200,20 @@ ckpt_read(const struct jrn_fs *fs, uint32_t p, unsigned int slot, uint8_t **raw,
 		free(b);
 		return b == NULL ? -ENOMEM : n;
 	}
-	len = jrn_ld64(b + C_LENGTH);
-	if (n != size || jrn_ld32(b + C_MAGIC) != JRN_CKPT_MAGIC ||
-	    jrn_ld16(b + C_VERSION) != JRN_FORMAT_VERSION ||
-	    jrn_ld32(b + C_PARTITION) != p || len > (uint64_t)size ||
+	len = evg_ld64(b + C_LENGTH);
+	if (n != size || evg_ld32(b + C_MAGIC) != JRN_CKPT_MAGIC ||
+	    evg_ld16(b + C_VERSION) != JRN_FORMAT_VERSION ||
+	    evg_ld32(b + C_PARTITION) != p || len > (uint64_t)size ||
 	    len != JRN_CKPT_HDR_LEN +
-			    (uint64_t)jrn_ld32(b + C_COUNT) * JRN_CKPT_ENTRY ||
-	    evg_jrn_batch_crc(b, (uint32_t)len) != jrn_ld32(b + C_CRC)) {
+			    (uint64_t)evg_ld32(b + C_COUNT) * JRN_CKPT_ENTRY ||
+	    evg_jrn_batch_crc(b, (uint32_t)len) != evg_ld32(b + C_CRC)) {
 		free(b);
 		return 0;
 	}
-	pos->gen = jrn_ld64(b + C_GEN);
-	pos->seg_base = jrn_ld64(b + C_SEG_BASE);
-	pos->seg_pos = jrn_ld64(b + C_SEG_POS);
-	pos->next_offset = jrn_ld64(b + C_NEXT);
+	pos->gen = evg_ld64(b + C_GEN);
+	pos->seg_base = evg_ld64(b + C_SEG_BASE);
+	pos->seg_pos = evg_ld64(b + C_SEG_POS);
+	pos->next_offset = evg_ld64(b + C_NEXT);
 	*raw = b;
 	return (int64_t)len;
 }
@@ -241,14 +241,14 @@ evg_jrn_ckpt_load(const struct jrn_fs *fs, uint32_t p, uint64_t end,
 			best = (int)s;
 	}
 	if (rc == 0 && best >= 0) {
-		count = jrn_ld32(raw[best] + C_COUNT);
+		count = evg_ld32(raw[best] + C_COUNT);
 		rc = evg_jrn_ptable_reserve(pt, count);
 		for (uint32_t i = 0; rc == 0 && i < count; i++) {
 			const uint8_t *e = raw[best] + JRN_CKPT_HDR_LEN +
 					   (uint64_t)i * JRN_CKPT_ENTRY;
 
-			evg_jrn_ptable_set(pt, jrn_ld32(e), jrn_ld32(e + 4),
-					   jrn_ld64(e + 8), jrn_ld64(e + 16));
+			evg_jrn_ptable_set(pt, evg_ld32(e), evg_ld32(e + 4),
+					   evg_ld64(e + 8), evg_ld64(e + 16));
 		}
 		*pos = cand[best];
 	}

@@ -34,18 +34,18 @@ evg_jrn_batch_hdr_encode(const struct jrn_batch_hdr *h, void *buf)
 {
 	uint8_t *p = buf;
 
-	jrn_st32(p + JRN_B_MAGIC, h->magic);
-	jrn_st16(p + JRN_B_HDR_LEN, h->hdr_len);
-	jrn_st16(p + JRN_B_FLAGS, h->flags);
-	jrn_st32(p + JRN_B_LENGTH, h->length);
-	jrn_st32(p + JRN_B_COUNT, h->count);
-	jrn_st64(p + JRN_B_FIRST, h->first_offset);
-	jrn_st64(p + JRN_B_MIN_TS, h->min_ts);
-	jrn_st64(p + JRN_B_MAX_TS, h->max_ts);
-	jrn_st64(p + JRN_B_INGEST, h->ingest_ns);
-	jrn_st32(p + JRN_B_PARTITION, h->partition);
+	evg_st32(p + JRN_B_MAGIC, h->magic);
+	evg_st16(p + JRN_B_HDR_LEN, h->hdr_len);
+	evg_st16(p + JRN_B_FLAGS, h->flags);
+	evg_st32(p + JRN_B_LENGTH, h->length);
+	evg_st32(p + JRN_B_COUNT, h->count);
+	evg_st64(p + JRN_B_FIRST, h->first_offset);
+	evg_st64(p + JRN_B_MIN_TS, h->min_ts);
+	evg_st64(p + JRN_B_MAX_TS, h->max_ts);
+	evg_st64(p + JRN_B_INGEST, h->ingest_ns);
+	evg_st32(p + JRN_B_PARTITION, h->partition);
 	memset(p + JRN_B_PARTITION + 4, 0, JRN_B_CRC - JRN_B_PARTITION - 4);
-	jrn_st32(p + JRN_B_CRC, h->crc32c);
+	evg_st32(p + JRN_B_CRC, h->crc32c);
 }
 
 void
@@ -53,17 +53,17 @@ evg_jrn_batch_hdr_decode(const void *buf, struct jrn_batch_hdr *h)
 {
 	const uint8_t *p = buf;
 
-	h->magic = jrn_ld32(p + JRN_B_MAGIC);
-	h->hdr_len = jrn_ld16(p + JRN_B_HDR_LEN);
-	h->flags = jrn_ld16(p + JRN_B_FLAGS);
-	h->length = jrn_ld32(p + JRN_B_LENGTH);
-	h->count = jrn_ld32(p + JRN_B_COUNT);
-	h->first_offset = jrn_ld64(p + JRN_B_FIRST);
-	h->min_ts = jrn_ld64(p + JRN_B_MIN_TS);
-	h->max_ts = jrn_ld64(p + JRN_B_MAX_TS);
-	h->ingest_ns = jrn_ld64(p + JRN_B_INGEST);
-	h->partition = jrn_ld32(p + JRN_B_PARTITION);
-	h->crc32c = jrn_ld32(p + JRN_B_CRC);
+	h->magic = evg_ld32(p + JRN_B_MAGIC);
+	h->hdr_len = evg_ld16(p + JRN_B_HDR_LEN);
+	h->flags = evg_ld16(p + JRN_B_FLAGS);
+	h->length = evg_ld32(p + JRN_B_LENGTH);
+	h->count = evg_ld32(p + JRN_B_COUNT);
+	h->first_offset = evg_ld64(p + JRN_B_FIRST);
+	h->min_ts = evg_ld64(p + JRN_B_MIN_TS);
+	h->max_ts = evg_ld64(p + JRN_B_MAX_TS);
+	h->ingest_ns = evg_ld64(p + JRN_B_INGEST);
+	h->partition = evg_ld32(p + JRN_B_PARTITION);
+	h->crc32c = evg_ld32(p + JRN_B_CRC);
 }
 
 uint32_t
@@ -103,17 +103,17 @@ evg_jrn_rec_encode(void *buf, const struct evg_journal_rec *r, uint64_t off)
 	uint32_t size = r->key_size + r->value_size;
 	uint64_t len = evg_jrn_rec_len(r->key_size, r->value_size);
 
-	jrn_st32(p + R_SIZE, size);
-	jrn_st16(p + R_KEY_SIZE, (uint16_t)r->key_size);
-	jrn_st16(p + R_ATTRS, 0);
-	jrn_st64(p + R_OFFSET, off);
-	jrn_st32(p + R_PRODUCER, r->producer_id);
-	jrn_st32(p + R_STREAM, r->stream_id);
-	jrn_st64(p + R_SESSION, r->session);
-	jrn_st64(p + R_SEQ, r->seq);
-	jrn_st64(p + R_TS, r->ts_ns);
-	jrn_st64(p + R_INGEST, r->ingest_ns);
-	jrn_st64(p + R_RESERVED, 0);
+	evg_st32(p + R_SIZE, size);
+	evg_st16(p + R_KEY_SIZE, (uint16_t)r->key_size);
+	evg_st16(p + R_ATTRS, 0);
+	evg_st64(p + R_OFFSET, off);
+	evg_st32(p + R_PRODUCER, r->producer_id);
+	evg_st32(p + R_STREAM, r->stream_id);
+	evg_st64(p + R_SESSION, r->session);
+	evg_st64(p + R_SEQ, r->seq);
+	evg_st64(p + R_TS, r->ts_ns);
+	evg_st64(p + R_INGEST, r->ingest_ns);
+	evg_st64(p + R_RESERVED, 0);
 	p += EVG_JOURNAL_REC_HDR_LEN;
 	if (r->key_size > 0)
 		memcpy(p, r->key, r->key_size);
@@ -132,18 +132,18 @@ evg_jrn_rec_decode(const void *buf, uint64_t avail, struct evg_journal_rec *r,
 
 	if (avail < EVG_JOURNAL_REC_HDR_LEN)
 		return -EBADMSG;
-	size = jrn_ld32(p + R_SIZE);
-	key_size = jrn_ld16(p + R_KEY_SIZE);
+	size = evg_ld32(p + R_SIZE);
+	key_size = evg_ld16(p + R_KEY_SIZE);
 	len = EVG_JOURNAL_REC_HDR_LEN + jrn_align8(size);
-	if (key_size > size || len > avail || jrn_ld16(p + R_ATTRS) != 0)
+	if (key_size > size || len > avail || evg_ld16(p + R_ATTRS) != 0)
 		return -EBADMSG;
-	*off = jrn_ld64(p + R_OFFSET);
-	r->producer_id = jrn_ld32(p + R_PRODUCER);
-	r->stream_id = jrn_ld32(p + R_STREAM);
-	r->session = jrn_ld64(p + R_SESSION);
-	r->seq = jrn_ld64(p + R_SEQ);
-	r->ts_ns = jrn_ld64(p + R_TS);
-	r->ingest_ns = jrn_ld64(p + R_INGEST);
+	*off = evg_ld64(p + R_OFFSET);
+	r->producer_id = evg_ld32(p + R_PRODUCER);
+	r->stream_id = evg_ld32(p + R_STREAM);
+	r->session = evg_ld64(p + R_SESSION);
+	r->seq = evg_ld64(p + R_SEQ);
+	r->ts_ns = evg_ld64(p + R_TS);
+	r->ingest_ns = evg_ld64(p + R_INGEST);
 	r->key_size = key_size;
 	r->value_size = size - key_size;
 	r->key = p + EVG_JOURNAL_REC_HDR_LEN;

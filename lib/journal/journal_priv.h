@@ -25,6 +25,7 @@
 
 #include <rte_common.h>
 
+#include "evg_byteorder.h"
 #include "evg_journal.h"
 #include "evg_store.h"
 
@@ -78,54 +79,6 @@ jrn_align8(uint64_t v)
 	return (v + 7u) & ~(uint64_t)7u;
 }
 
-static inline uint16_t
-jrn_ld16(const uint8_t *p)
-{
-	uint16_t v;
-
-	memcpy(&v, p, sizeof(v));
-	return le16toh(v);
-}
-
-static inline uint32_t
-jrn_ld32(const uint8_t *p)
-{
-	uint32_t v;
-
-	memcpy(&v, p, sizeof(v));
-	return le32toh(v);
-}
-
-static inline uint64_t
-jrn_ld64(const uint8_t *p)
-{
-	uint64_t v;
-
-	memcpy(&v, p, sizeof(v));
-	return le64toh(v);
-}
-
-static inline void
-jrn_st16(uint8_t *p, uint16_t v)
-{
-	v = htole16(v);
-	memcpy(p, &v, sizeof(v));
-}
-
-static inline void
-jrn_st32(uint8_t *p, uint32_t v)
-{
-	v = htole32(v);
-	memcpy(p, &v, sizeof(v));
-}
-
-static inline void
-jrn_st64(uint8_t *p, uint64_t v)
-{
-	v = htole64(v);
-	memcpy(p, &v, sizeof(v));
-}
-
 /* ---- format.c ---- */
 
 struct jrn_batch_hdr {
@@ -171,8 +124,8 @@ bool evg_jrn_batch_len_ok(const struct jrn_batch_hdr *h);
 static inline void
 jrn_ient_put(uint8_t *p, uint64_t a, uint64_t b)
 {
-	jrn_st64(p, a);
-	jrn_st64(p + 8, b);
+	evg_st64(p, a);
+	evg_st64(p + 8, b);
 }
 
 /* File names, relative to the log directory; snprintf semantics. */

@@ -148,8 +148,8 @@ walk(struct rctx *x, struct segrec *sr, struct jrn_file *f, uint64_t size,
 		uint8_t *e = (uint8_t *)sr->idx.p +
 			     (uint64_t)(sr->n - 1) * JRN_IDX_ENTRY;
 
-		cur.next_offset = jrn_ld64(e);
-		cur.pos = jrn_ld64(e + 8);
+		cur.next_offset = evg_ld64(e);
+		cur.pos = evg_ld64(e + 8);
 		sr->next_idx = cur.pos + c->index_interval;
 	} else {
 		cur.next_offset = sr->base;
@@ -170,7 +170,7 @@ walk(struct rctx *x, struct segrec *sr, struct jrn_file *f, uint64_t size,
 	if (rc < 0)
 		return rc;
 	/* An entry at or past the end names a batch that is not there. */
-	while (sr->n > 0 && jrn_ld64((uint8_t *)sr->idx.p +
+	while (sr->n > 0 && evg_ld64((uint8_t *)sr->idx.p +
 				     (uint64_t)(sr->n - 1) * JRN_IDX_ENTRY +
 				     8) >= sr->end_pos) {
 		sr->n--;

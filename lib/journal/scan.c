@@ -252,8 +252,8 @@ ilist_valid(const uint8_t *p, uint32_t n, bool tix, uint64_t base,
 	uint32_t i;
 
 	for (i = 0; i < n; i++) {
-		uint64_t a = jrn_ld64(p + i * JRN_IDX_ENTRY);
-		uint64_t b = jrn_ld64(p + i * JRN_IDX_ENTRY + 8);
+		uint64_t a = evg_ld64(p + i * JRN_IDX_ENTRY);
+		uint64_t b = evg_ld64(p + i * JRN_IDX_ENTRY + 8);
 		uint64_t off = tix ? b : a;
 
 		if (i == 0 && (off != base || (!tix && b != 0)))

@@ -155,7 +155,7 @@ buf_seal(struct jrn_part *pt)
 	};
 
 	evg_jrn_batch_hdr_encode(&h, b->p);
-	jrn_st32(b->p + JRN_B_CRC, evg_jrn_batch_crc(b->p, b->len));
+	evg_st32(b->p + JRN_B_CRC, evg_jrn_batch_crc(b->p, b->len));
 	b->wlen = (uint32_t)jrn_align(b->len);
 	memset(b->p + b->len, 0, b->wlen - b->len);
 	b->pos = sg->pos;

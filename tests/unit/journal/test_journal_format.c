@@ -76,7 +76,7 @@ build_batch(uint8_t *buf, unsigned int n, uint64_t first, uint32_t partition)
 		evg_jrn_rec_encode(buf + EVG_JOURNAL_BATCH_HDR_LEN + i * rl,
 				   &example_rec, first + i);
 	evg_jrn_batch_hdr_encode(&h, buf);
-	jrn_st32(buf + JRN_B_CRC, evg_jrn_batch_crc(buf, h.length));
+	evg_st32(buf + JRN_B_CRC, evg_jrn_batch_crc(buf, h.length));
 	return h.length;
 }
 
@@ -105,7 +105,7 @@ Test(journal_format, documented_example_batch_is_byte_exact)
 		cr_assert_eq(got[i], want[i],
 			     "byte %u: 0x%02x, docs/storage.md says 0x%02x", i,
 			     got[i], want[i]);
-	cr_assert_eq(jrn_ld32(got + JRN_B_CRC), EXAMPLE_CRC);
+	cr_assert_eq(evg_ld32(got + JRN_B_CRC), EXAMPLE_CRC);
 	cr_assert_eq(verify(want, 0), 0, "the documented batch must verify");
 }
 
@@ -117,9 +117,9 @@ Test(journal_format, crc_is_crc32c_over_the_batch_with_its_field_zero)
 	memset(b + JRN_B_CRC, 0, 4);
 	cr_assert_eq(evg_evf_crc32c(b, sizeof(b)), EXAMPLE_CRC);
 	/* Whatever the field holds, it is read as zero. */
-	jrn_st32(b + JRN_B_CRC, 0xDEADBEEF);
+	evg_st32(b + JRN_B_CRC, 0xDEADBEEF);
 	cr_assert_eq(evg_jrn_batch_crc(b, sizeof(b)), EXAMPLE_CRC);
-	cr_assert_eq(jrn_ld32(b + JRN_B_CRC), 0xDEADBEEF,
+	cr_assert_eq(evg_ld32(b + JRN_B_CRC), 0xDEADBEEF,
 		     "the field is restored");
 }
 
@@ -204,8 +204,8 @@ Test(journal_format, batch_with_wrong_partition_or_gapped_offsets_is_bad)
 
 	cr_assert_eq(verify(b, 0), -EBADMSG, "partition 1 read as 0");
 	/* Second record claims offset 12; the CRC is made to match. */
-	jrn_st64(b + 64 + 72 + 8, 12);
-	jrn_st32(b + JRN_B_CRC, evg_jrn_batch_crc(b, len));
+	evg_st64(b + 64 + 72 + 8, 12);
+	evg_st32(b + JRN_B_CRC, evg_jrn_batch_crc(b, len));
 	cr_assert_eq(verify(b, 1), -EBADMSG);
 }
 
@@ -214,12 +214,12 @@ Test(journal_format, batch_whose_records_overrun_its_length_is_bad)
 	uint8_t b[512];
 	uint32_t len = build_batch(b, 2, 0, 0);
 
-	jrn_st32(b + JRN_B_LENGTH, len - 8);
-	jrn_st32(b + JRN_B_CRC, evg_jrn_batch_crc(b, len - 8));
+	evg_st32(b + JRN_B_LENGTH, len - 8);
+	evg_st32(b + JRN_B_CRC, evg_jrn_batch_crc(b, len - 8));
 	cr_assert_eq(verify(b, 0), -EBADMSG);
-	jrn_st32(b + JRN_B_LENGTH, len);
-	jrn_st32(b + JRN_B_COUNT, 3);
-	jrn_st32(b + JRN_B_CRC, evg_jrn_batch_crc(b, len));
+	evg_st32(b + JRN_B_LENGTH, len);
+	evg_st32(b + JRN_B_COUNT, 3);
+	evg_st32(b + JRN_B_CRC, evg_jrn_batch_crc(b, len));
 	cr_assert_eq(verify(b, 0), -EBADMSG, "count 3 with 2 records");
 }
 

@@ -198,16 +198,16 @@ Test(journal_segment, closed_segment_index_points_at_its_batches)
 	len = evg_store_mem_ops.read(st, fid, idx, sizeof(idx), 0);
 	cr_assert_eq(len, 4096, "the index is one padded block");
 	for (unsigned int k = 0; k < 4; k++) {
-		uint64_t off = jrn_ld64(idx + 16 * k);
-		uint64_t pos = jrn_ld64(idx + 16 * k + 8);
+		uint64_t off = evg_ld64(idx + 16 * k);
+		uint64_t pos = evg_ld64(idx + 16 * k + 8);
 
 		cr_assert_eq(pos, k * 16384, "entry %u at %" PRIu64, k, pos);
 		cr_assert_eq(off, k * 2 * PER_BATCH);
 		evg_store_mem_ops.read(st, sfid, hdr, sizeof(hdr), pos);
-		cr_assert_eq(jrn_ld64(hdr + JRN_B_FIRST), off,
+		cr_assert_eq(evg_ld64(hdr + JRN_B_FIRST), off,
 			     "entry %u names the batch at its position", k);
 	}
-	cr_assert_eq(jrn_ld64(idx + 16 * 4 + 8), 0, "then zero padding");
+	cr_assert_eq(evg_ld64(idx + 16 * 4 + 8), 0, "then zero padding");
 	evg_store_mem_ops.close(st, fid);
 	evg_store_mem_ops.close(st, sfid);
 	cr_assert_eq(evg_journal_close(f.j), 0);
