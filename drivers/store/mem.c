@@ -18,8 +18,7 @@
 #include <string.h>
 
 #include "evg_store.h"
-
-#define MEM_WRITE_MAX 0x7ffff000u /* as Linux: a count fits in cqe.res */
+#include "store_priv.h"
 
 struct mem_file {
 	char name[EVG_STORE_NAME_MAX];
@@ -61,16 +60,6 @@ static inline struct mem_store *
 mem_of(struct evg_store *st)
 {
 	return (struct mem_store *)st;
-}
-
-static int
-mem_check_name(const char *name)
-{
-	if (name == NULL)
-		return -EINVAL;
-	if (strlen(name) >= EVG_STORE_NAME_MAX)
-		return -ENAMETOOLONG;
-	return 0;
 }
 
 static const char *
@@ -245,7 +234,7 @@ mem_mkdir(struct evg_store *st, const char *name)
 {
 	struct mem_store *ms = mem_of(st);
 	struct mem_file *f;
-	int rc = mem_check_name(name);
+	int rc = store_check_name(name);
 
 	if (rc < 0)
 		return rc;
@@ -263,7 +252,7 @@ mem_open(struct evg_store *st, const char *name, bool create, uint64_t prealloc)
 {
 	struct mem_store *ms = mem_of(st);
 	struct mem_file *f;
-	int fid, rc = mem_check_name(name);
+	int fid, rc = store_check_name(name);
 
 	if (rc < 0)
 		return rc;
@@ -390,7 +379,7 @@ mem_remove(struct evg_store *st, const char *name)
 	struct mem_store *ms = mem_of(st);
 	const char *base;
 	struct mem_file *f;
-	int rc = mem_check_name(name);
+	int rc = store_check_name(name);
 	unsigned int i;
 
 	if (rc < 0)
@@ -419,7 +408,7 @@ mem_list(struct evg_store *st, const char *name,
 	struct mem_store *ms = mem_of(st);
 	const struct mem_file *d;
 	const char *base;
-	int rc = mem_check_name(name);
+	int rc = store_check_name(name);
 
 	if (rc < 0)
 		return rc;
@@ -472,9 +461,7 @@ mem_write(struct evg_store *st, int fid, const void *buf, uint32_t len,
 	  uint64_t off, bool dsync, uint64_t tag)
 {
 	(void)dsync;
-	if ((((uintptr_t)buf | off | len) & (EVG_STORE_ALIGN - 1)) != 0 ||
-	    buf == NULL || len == 0 || len > MEM_WRITE_MAX ||
-	    off > (uint64_t)INT64_MAX - len)
+	if (!store_write_ok(buf, len, off))
 		return -EINVAL;
 	return mem_queue(mem_of(st), fid, buf, len, off, tag);
 }

@@ -22,10 +22,10 @@
 #include <unistd.h>
 
 #include "evg_store.h"
+#include "store_priv.h"
 
 /* Linux moves at most this much per write call (MAX_RW_COUNT); it also
  * keeps a byte count representable in evg_store_cqe.res. */
-#define PSYNC_WRITE_MAX 0x7ffff000u
 
 struct psync_op {
 	struct evg_store_cqe cqe;
@@ -54,16 +54,6 @@ static inline struct psync_store *
 psync_of(struct evg_store *st)
 {
 	return (struct psync_store *)st;
-}
-
-static int
-psync_check_name(const char *name)
-{
-	if (name == NULL)
-		return -EINVAL;
-	if (strlen(name) >= EVG_STORE_NAME_MAX)
-		return -ENAMETOOLONG;
-	return 0;
 }
 
 /* "" names the log directory itself, as "." does. */
@@ -159,7 +149,7 @@ psync_fid_alloc(struct psync_store *ps)
 static int
 psync_mkdir(struct evg_store *st, const char *name)
 {
-	int rc = psync_check_name(name);
+	int rc = store_check_name(name);
 
 	if (rc < 0)
 		return rc;
@@ -173,7 +163,7 @@ psync_open(struct evg_store *st, const char *name, bool create,
 	   uint64_t prealloc)
 {
 	struct psync_store *ps = psync_of(st);
-	int fid, fd, rc = psync_check_name(name);
+	int fid, fd, rc = store_check_name(name);
 
 	if (rc < 0)
 		return rc;
@@ -274,7 +264,7 @@ static int
 psync_remove(struct evg_store *st, const char *name)
 {
 	struct psync_store *ps = psync_of(st);
-	int rc = psync_check_name(name);
+	int rc = store_check_name(name);
 
 	if (rc < 0)
 		return rc;
@@ -289,7 +279,7 @@ static int
 psync_list(struct evg_store *st, const char *name,
 	   void (*fn)(void *arg, const char *entry), void *arg)
 {
-	int fd, rc = psync_check_name(name);
+	int fd, rc = store_check_name(name);
 	struct dirent *de;
 	DIR *d;
 
@@ -350,9 +340,7 @@ psync_write(struct evg_store *st, int fid, const void *buf, uint32_t len,
 	int fd = psync_data_fd(ps, fid);
 	ssize_t n;
 
-	if ((((uintptr_t)buf | off | len) & (EVG_STORE_ALIGN - 1)) != 0 ||
-	    len == 0 || len > PSYNC_WRITE_MAX ||
-	    off > (uint64_t)INT64_MAX - len)
+	if (!store_write_ok(buf, len, off))
 		return -EINVAL;
 	if (fd < 0)
 		return fd;

@@ -33,8 +33,7 @@
 #include <liburing.h>
 
 #include "evg_store.h"
-
-#define URING_WRITE_MAX 0x7ffff000u /* Linux MAX_RW_COUNT; fits cqe.res */
+#include "store_priv.h"
 
 struct uring_op {
 	uint64_t tag;
@@ -288,9 +287,7 @@ uring_write(struct evg_store *st, int fid, const void *buf, uint32_t len,
 	struct io_uring_sqe *sqe;
 	int fd;
 
-	if ((((uintptr_t)buf | off | len) & (EVG_STORE_ALIGN - 1)) != 0 ||
-	    len == 0 || len > URING_WRITE_MAX ||
-	    off > (uint64_t)INT64_MAX - len)
+	if (!store_write_ok(buf, len, off))
 		return -EINVAL;
 	sqe = uring_get(us, fid, &fd);
 	if (sqe == NULL)
