@@ -21,10 +21,16 @@
 
 #include <rte_cfgfile.h>
 #include <rte_common.h>
+#include <rte_ether.h>
+#include <rte_ip.h>
+#include <rte_mbuf_core.h>
 #include <rte_mempool.h>
+#include <rte_udp.h>
 
 #include "cfg_default.h"
 #include "cfg_priv.h"
+#include "evg_evf.h"
+#include "evg_journal.h"
 
 #define COMMENT_CHAR '#'
 #define FILE_MAX (1u << 20)
@@ -34,11 +40,37 @@
 #define MBUFS_MIN 1023
 #define OPT_KEY 256 /* getopt value of keys[i].opt: OPT_KEY + i */
 
+/*
+ * The journal appends a frame's events in one batch, so [log] batch_kb
+ * must hold the records of the largest frame evgate can take, or that
+ * frame would wait in the journal stage forever (-EMSGSIZE).
+ *
+ * The largest frame: drivers/port gives every mbuf a data room of
+ * RTE_MBUF_DEFAULT_DATAROOM bytes and lib/net drops frames of more than
+ * one mbuf, whatever the MTU, so Ethernet, IPv4 and UDP headers and the
+ * EVF/1 frame fit in it; EVF records fill a frame in multiples of 8.
+ * Each EVF record (16 + align8(size) bytes) becomes a journal record of
+ * 64 + align8(size) bytes, so the most events (all but one empty) take
+ * the most: the frame's record bytes plus 48 a record, plus the batch
+ * header. With a 2048-byte data room: 64 + 1960 + 122 x 48 = 7880 bytes.
+ */
+#define FRAME_MAX                                                     \
+	((RTE_MBUF_DEFAULT_DATAROOM - RTE_ETHER_HDR_LEN -             \
+	  sizeof(struct rte_ipv4_hdr) - sizeof(struct rte_udp_hdr)) & \
+	 ~(size_t)7)
+#define FRAME_RECS_MAX ((FRAME_MAX - EVG_EVF_HDR_LEN) / EVG_EVF_REC_HDR_LEN)
+#define BATCH_MIN_BYTES                                              \
+	(EVG_JOURNAL_BATCH_HDR_LEN + (FRAME_MAX - EVG_EVF_HDR_LEN) + \
+	 FRAME_RECS_MAX * (EVG_JOURNAL_REC_HDR_LEN - EVG_EVF_REC_HDR_LEN))
+#define BATCH_KB_MIN ((BATCH_MIN_BYTES + 1023) / 1024)
+
 _Static_assert(EVG_CFG_VALUE_MAX == CFG_VALUE_LEN, "value limit drifted");
 _Static_assert(sizeof(enum evg_cfg_ack) == sizeof(uint32_t), "enum size");
 /* DPDK refuses a mempool whose cache exceeds 2/3 of its size; the ranges
  * of mbufs and mbuf_cache rule that out. */
 _Static_assert(RTE_MEMPOOL_CACHE_MAX_SIZE * 3 / 2 <= MBUFS_MIN, "mbufs_min");
+_Static_assert(RTE_MBUF_DEFAULT_DATAROOM != 2048 || BATCH_MIN_BYTES == 7880,
+	       "the figures above and in docs/configuration.md");
 _Static_assert(sizeof(enum evg_cfg_ring_full) == sizeof(uint32_t), "enum");
 _Static_assert(sizeof(enum evg_cfg_store) == sizeof(uint32_t), "enum");
 _Static_assert(sizeof(enum evg_cfg_sync) == sizeof(uint32_t), "enum");
@@ -95,7 +127,10 @@ static const struct cfg_key keys[] = {
 	 OPT("log-dir", "DIR", "directory of the event log")},
 	{KEY("log", "partitions", K_UINT, partitions), .lo = 1, .hi = 1024},
 	{KEY("log", "segment_mb", K_UINT, segment_mb), .lo = 1, .hi = 65536},
-	{KEY("log", "batch_kb", K_UINT, batch_kb), .lo = 4, .hi = 16384},
+	{KEY("log", "batch_kb", K_UINT, batch_kb), .lo = BATCH_KB_MIN,
+	 .hi = 16384,
+	 .why_lo = "a batch must hold the records of the largest frame "
+		   "evgate can receive"},
 	{KEY("log", "retention_mb", K_UINT, retention_mb), .lo = 0,
 	 .hi = UINT32_MAX},
 	{KEY("log", "retention_hours", K_UINT, retention_hours), .lo = 0,

@@ -34,6 +34,7 @@ struct cfg_key {
 	const char *opt;	  /* command-line option, or NULL */
 	const char *arg;	  /* its argument in --help */
 	const char *help;	  /* its --help line */
+	const char *why_lo;	  /* K_UINT: why lo, said when below it */
 };
 
 static inline const char *

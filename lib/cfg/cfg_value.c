@@ -357,8 +357,11 @@ evg_cfg_value_set(struct evg_cfg *cfg, const struct cfg_key *k, const char *s,
 	case K_UINT:
 		if (!parse_u32(s, &v) || v < k->lo || v > k->hi)
 			return evg_cfg_fail(why, whylen, -EINVAL,
-					    "expected an integer %u-%u", k->lo,
-					    k->hi);
+					    "expected an integer %u-%u%s%s%s",
+					    k->lo, k->hi,
+					    k->why_lo != NULL ? " (" : "",
+					    k->why_lo != NULL ? k->why_lo : "",
+					    k->why_lo != NULL ? ")" : "");
 		put_uint(cfg, k, v);
 		return 0;
 	case K_POW2:

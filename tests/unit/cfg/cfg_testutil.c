@@ -165,7 +165,7 @@ const struct tu_bad_value tu_bad_values[] = {
 	{"log", "dir", "log-dir", "", "expected a path"},
 	{"log", "partitions", NULL, "0", "expected an integer 1-1024"},
 	{"log", "segment_mb", NULL, "65537", "expected an integer 1-65536"},
-	{"log", "batch_kb", NULL, "2", "expected an integer 4-16384"},
+	{"log", "batch_kb", NULL, "2", "expected an integer 8-16384"},
 	{"log", "retention_mb", NULL, "-1", "expected an integer 0-4294967295"},
 	{"log", "retention_hours", NULL, "876001",
 	 "expected an integer 0-876000"},

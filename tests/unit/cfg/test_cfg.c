@@ -570,3 +570,39 @@ Test(cfg_docs, every_key_and_option_is_documented)
 	}
 	free(docs);
 }
+
+/*
+ * The journal appends a frame's events in one batch: batch_kb must hold
+ * the records of the largest frame evgate can receive (lib/cfg/cfg.c
+ * works it out: 7880 bytes, so 8 KiB), or that frame would wait in the
+ * journal stage forever. 8 loads and validates, 7 is refused by both, in
+ * one line naming the key, the value and the minimum.
+ */
+Test(cfg_file, batch_kb_must_hold_the_largest_frame_records)
+{
+	char err[TU_ERR_LEN] = "";
+	struct evg_cfg c;
+
+	cr_assert_eq(tu_load_text(&c,
+				  "[net]\nip = 10.0.0.1/8\n"
+				  "[log]\nbatch_kb = 8\n",
+				  err),
+		     0, "%s", err);
+	cr_assert_eq(c.batch_kb, 8);
+	cr_assert_eq(evg_cfg_validate(&c, err, sizeof(err)), 0, "%s", err);
+
+	err[0] = '\0';
+	cr_assert_eq(tu_load_text(&c, "[log]\nbatch_kb = 7\n", err), -EINVAL);
+	cr_assert_not_null(strstr(err, "[log] batch_kb = 7: expected an "
+				       "integer 8-16384 (a batch must hold "
+				       "the records of the largest frame"),
+			   "%s", err);
+	cr_assert_null(strchr(err, '\n'), "one line: %s", err);
+
+	err[0] = '\0';
+	c.batch_kb = 7; /* set directly: validation must catch it too */
+	cr_assert_eq(evg_cfg_validate(&c, err, sizeof(err)), -EINVAL);
+	cr_assert_not_null(strstr(err, "[log] batch_kb = 7: expected an "
+				       "integer 8-16384"),
+			   "%s", err);
+}
