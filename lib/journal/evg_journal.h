@@ -187,9 +187,64 @@ int evg_journal_reader_seek_offset(struct evg_journal_reader *r, uint64_t off);
 int evg_journal_reader_seek_time(struct evg_journal_reader *r, uint64_t ts_ns);
 int evg_journal_reader_seek_end(struct evg_journal_reader *r);
 /* Next record: 0 with *e filled (valid until the next call), -ENODATA at
- * the current end (call again later to follow), -EBADMSG for a corrupt
- * batch that is not the tail (a torn tail is the end). */
+ * the current end (call again later to follow), -EBADMSG when the reader
+ * cannot go on although a later segment holds data: a corrupt or
+ * incomplete batch, or a segment whose end does not meet the next one's
+ * first offset (a torn tail of the newest data is the end, not an error).
+ * After -EBADMSG, evg_journal_reader_pos() says where and
+ * evg_journal_reader_skip_segment() moves on. */
 int evg_journal_reader_next(struct evg_journal_reader *r,
 			    struct evg_journal_entry *e);
+
+/* What stopped the last evg_journal_reader_next() that returned no
+ * record (-ENODATA or -EBADMSG). */
+enum evg_journal_reader_stop {
+	EVG_JOURNAL_STOP_NONE, /* it returned a record, or has not run */
+	EVG_JOURNAL_STOP_END,  /* nothing but zero padding to the file end */
+	/* An incomplete batch: one that runs past the end of the file, or
+	 * unwritten (zero) blocks before more data. An append in progress
+	 * (or a crash during one: recovery cuts it) when it is the newest
+	 * data; corruption when a later segment holds data. */
+	EVG_JOURNAL_STOP_TORN,
+	/* A complete batch that fails its checks (magic, length, CRC-32C,
+	 * records, offsets) where the next batch should start. */
+	EVG_JOURNAL_STOP_BAD,
+	/* The segment ends cleanly, but the next segment holding data does
+	 * not start at the offset it reached: records are missing. */
+	EVG_JOURNAL_STOP_GAP,
+};
+
+/* Where a reader is, and what it has read since it was opened. */
+struct evg_journal_reader_pos {
+	uint32_t partition;
+	bool in_segment;	/* false: the partition had no segment yet */
+	uint32_t segment_index; /* of the open segment among the partition's
+				 * segments as last listed, 0 = the oldest;
+				 * UINT32_MAX once retention removed it */
+	uint64_t segment_base;	/* offset of its first record; its name */
+	uint64_t byte_pos;	/* in it: the batch the next record is in,
+				 * or where the next batch starts */
+	uint64_t next_offset;	/* of the next record to read */
+	enum evg_journal_reader_stop stop;
+	uint64_t stop_pos; /* byte of the segment where stop was found */
+	uint64_t segments; /* segments entered (a seek that lands in
+			    * another one counts it again) */
+	uint64_t batches;  /* valid batches read, CRC checked */
+	uint64_t records;  /* records returned by next() */
+	uint64_t skipped_segments; /* segments left by skip_segment() */
+};
+
+/* Fill *pos. 0, or -EINVAL for a NULL argument. */
+int evg_journal_reader_pos(const struct evg_journal_reader *r,
+			   struct evg_journal_reader_pos *pos);
+/*
+ * Leave the rest of the open segment (after -EBADMSG: its records past the
+ * bad batch are lost) and go on at the start of the next segment of the
+ * partition, listed afresh. A reader without a segment goes to the first.
+ * Returns 0, -ENODATA when there is no later segment (the reader stays
+ * where it was), -EINVAL for a NULL r, or the -errno of listing or
+ * opening the files (-ENOENT, -EACCES, -ENOMEM, ...).
+ */
+int evg_journal_reader_skip_segment(struct evg_journal_reader *r);
 
 #endif /* EVG_JOURNAL_H */

@@ -6,10 +6,12 @@
  * The end of the log is the first place without a complete valid batch;
  * the reader stops there (-ENODATA) and looks again on the next call.
  * It moves on to the next segment when one starts at the offset it has
- * reached (the writer rolled). A bad batch is reported (-EBADMSG) only
- * when a later segment holds data: the writer starts writing a segment
- * only once everything before it is durable, so the bad batch cannot be
- * a write still in progress.
+ * reached (the writer rolled). Anything else at the end of a segment (a
+ * bad or incomplete batch, or a next segment at another offset) is
+ * reported (-EBADMSG) only when a later segment holds data: the writer
+ * starts writing a segment only once everything before it is durable, so
+ * it cannot be a write still in progress. What stopped the reader is kept
+ * for evg_journal_reader_pos(); skip_segment() leaves a corrupt segment.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -33,6 +35,10 @@ struct evg_journal_reader {
 	uint32_t rec_i;	 /* next record of the batch in sb */
 	uint32_t rec_n;
 	uint64_t rec_pos;
+	uint64_t batch_pos; /* of the batch in sb */
+	enum evg_journal_reader_stop stop;
+	uint64_t stop_pos;
+	uint64_t segments, batches, records, skipped; /* since open */
 };
 
 static int
@@ -79,17 +85,20 @@ forget_batch(struct evg_journal_reader *r)
 static int
 open_at(struct evg_journal_reader *r, uint64_t base, uint64_t off)
 {
+	bool other = !r->have_seg || base != r->base;
 	struct jrn_ilist il;
 	char name[64];
 	int rc;
 
 	evg_jrn_file_close(&r->f);
 	r->have_seg = false;
+	r->stop = EVG_JOURNAL_STOP_NONE;
 	forget_batch(r);
 	evg_jrn_file_name(name, sizeof(name), r->partition, base, ".seg");
 	rc = evg_jrn_file_open(&r->fs, name, &r->f);
 	if (rc < 0)
 		return rc;
+	r->segments += other;
 	r->have_seg = true;
 	r->base = base;
 	r->cur = (struct jrn_cursor){.f = &r->f,
@@ -142,13 +151,28 @@ has_data(struct evg_journal_reader *r, uint64_t base)
 	return ok;
 }
 
-/* At the end of the open segment: 1 when the reader moved to another
- * one, 0 at the end of the log, -EBADMSG, or < 0 on errors. */
+/* What the cursor's non-batch result scan means. Zero blocks skipped
+ * before a bad batch are a write that has not landed yet while a later
+ * one has: incomplete, not bad. */
+static enum evg_journal_reader_stop
+stop_kind(const struct evg_journal_reader *r, int scan)
+{
+	if (scan == JRN_SCAN_TORN)
+		return EVG_JOURNAL_STOP_TORN;
+	if (scan != JRN_SCAN_BAD)
+		return EVG_JOURNAL_STOP_END;
+	return r->cur.stop > jrn_align(r->cur.pos) ? EVG_JOURNAL_STOP_TORN
+						   : EVG_JOURNAL_STOP_BAD;
+}
+
+/* At the end of the open segment (scan: what the cursor found): 1 when
+ * the reader moved to another one, 0 at the end of the log, -EBADMSG, or
+ * < 0 on errors. */
 static int
-next_segment(struct evg_journal_reader *r, bool bad)
+next_segment(struct evg_journal_reader *r, int scan)
 {
 	uint64_t later = UINT64_MAX;
-	bool listed = false;
+	bool listed = false, bad = scan == JRN_SCAN_BAD;
 	int rc = evg_jrn_seglist_load(&r->fs, r->partition, &r->sl);
 
 	if (rc < 0)
@@ -162,15 +186,22 @@ next_segment(struct evg_journal_reader *r, bool bad)
 	}
 	if (later == UINT64_MAX)
 		return 0;
-	if (bad && r->have_seg && has_data(r, later))
-		return -EBADMSG;
 	/* The writer rolled at this offset; or retention took the segment
 	 * under the reader, and the records in between are gone. */
-	if (!r->have_seg || later == r->cur.next_offset || (!listed && !bad)) {
-		rc = open_at(r, later, later);
-		return rc < 0 ? rc : 1;
+	if (!r->have_seg || (!listed && !bad) ||
+	    (scan == JRN_SCAN_END && later == r->cur.next_offset))
+		goto move;
+	if (has_data(r, later)) {
+		if (r->stop == EVG_JOURNAL_STOP_END)
+			r->stop = EVG_JOURNAL_STOP_GAP;
+		return -EBADMSG;
 	}
+	if (later == r->cur.next_offset && !bad)
+		goto move;
 	return 0;
+move:
+	rc = open_at(r, later, later);
+	return rc < 0 ? rc : 1;
 }
 
 static void
@@ -205,6 +236,8 @@ evg_journal_reader_next(struct evg_journal_reader *r,
 			if (off < r->target)
 				continue;
 			fill_entry(r, e, &rec, off);
+			r->records++;
+			r->stop = EVG_JOURNAL_STOP_NONE;
 			return 0;
 		}
 		rc = r->have_seg ? refresh_size(r) : 0;
@@ -215,14 +248,20 @@ evg_journal_reader_next(struct evg_journal_reader *r,
 		if (rc < 0)
 			return rc;
 		if (rc == JRN_SCAN_BATCH) {
+			r->batches++;
 			if (r->cur.next_offset <= r->target)
 				continue; /* all of it is before target */
 			r->rec_i = 0;
 			r->rec_n = r->cur.h.count;
 			r->rec_pos = EVG_JOURNAL_BATCH_HDR_LEN;
+			r->batch_pos = r->cur.pos - r->cur.h.length;
 			continue;
 		}
-		rc = next_segment(r, rc == JRN_SCAN_BAD);
+		r->stop = stop_kind(r, rc);
+		r->stop_pos = r->cur.stop;
+		if (rc == JRN_SCAN_BAD && r->stop == EVG_JOURNAL_STOP_TORN)
+			r->stop_pos = jrn_align(r->cur.pos); /* the hole */
+		rc = next_segment(r, rc);
 		if (rc < 0)
 			return rc;
 		if (rc == 0)
@@ -410,4 +449,57 @@ evg_journal_reader_seek_time(struct evg_journal_reader *r, uint64_t ts_ns)
 			return evg_journal_reader_seek_offset(r, found);
 	}
 	return rc < 0 ? rc : evg_journal_reader_seek_end(r);
+}
+
+int
+evg_journal_reader_pos(const struct evg_journal_reader *r,
+		       struct evg_journal_reader_pos *pos)
+{
+	bool in_batch;
+	uint32_t i = 0;
+
+	if (r == NULL || pos == NULL)
+		return -EINVAL;
+	in_batch = r->rec_i < r->rec_n;
+	while (r->have_seg && i < r->sl.n && r->sl.base[i] != r->base)
+		i++;
+	*pos = (struct evg_journal_reader_pos){
+		.partition = r->partition,
+		.in_segment = r->have_seg,
+		.segment_index = r->have_seg && i < r->sl.n ? i : UINT32_MAX,
+		.segment_base = r->have_seg ? r->base : 0,
+		.byte_pos = in_batch ? r->batch_pos : jrn_align(r->cur.pos),
+		.next_offset = in_batch ? r->cur.h.first_offset + r->rec_i
+					: r->cur.next_offset,
+		.stop = r->stop,
+		.stop_pos = r->stop_pos,
+		.segments = r->segments,
+		.batches = r->batches,
+		.records = r->records,
+		.skipped_segments = r->skipped,
+	};
+	return 0;
+}
+
+int
+evg_journal_reader_skip_segment(struct evg_journal_reader *r)
+{
+	uint64_t later = UINT64_MAX;
+	int rc;
+
+	if (r == NULL)
+		return -EINVAL;
+	rc = evg_jrn_seglist_load(&r->fs, r->partition, &r->sl);
+	if (rc < 0)
+		return rc;
+	for (uint32_t i = 0; i < r->sl.n; i++) {
+		uint64_t b = r->sl.base[i];
+
+		if ((!r->have_seg || b > r->base) && b < later)
+			later = b;
+	}
+	if (later == UINT64_MAX)
+		return -ENODATA;
+	r->skipped += r->have_seg;
+	return open_at(r, later, later);
 }

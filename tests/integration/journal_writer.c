@@ -8,11 +8,14 @@
  *       [--events 1000] [--start 0] [--session 1] [--segment-bytes 65536]
  *       [--batch-bytes 16384] [--flush-every 64]
  *       [--ts-start 1795428000000000000] [--ts-step 1000000]
+ *       [--seq-from N]
  *
  * Event i (start <= i < start + events):
  *   producer  1 + i % producers
  *   stream    (i / producers) % streams
- *   seq       1 + i / (producers * streams)
+ *   seq       1 + i / (producers * streams); with --seq-from N,
+ *             N + (i - start) / (producers * streams) (a session that
+ *             starts at --start)
  *   ts_ns     ts_start + i * ts_step (ingest_ns the same)
  *   key       empty when i % 13 == 0, else "key-%06d"
  *   value     empty when i % 11 == 0; else i % 7 == 3: 1 + i % 97 bytes
@@ -39,6 +42,7 @@ struct writer_opts {
 	const char *dir;
 	uint64_t partitions, producers, streams, events, start, session;
 	uint64_t segment_bytes, batch_bytes, flush_every, ts_start, ts_step;
+	uint64_t seq_from; /* UINT64_MAX: not given */
 };
 
 struct writer {
@@ -73,12 +77,13 @@ parse_args(int argc, char **argv, struct writer_opts *o)
 		{"flush-every", required_argument, NULL, 0},
 		{"ts-start", required_argument, NULL, 0},
 		{"ts-step", required_argument, NULL, 0},
+		{"seq-from", required_argument, NULL, 0},
 		{NULL, 0, NULL, 0},
 	};
 	uint64_t *vals[] = {&o->partitions,    &o->producers,	&o->streams,
 			    &o->events,	       &o->start,	&o->session,
 			    &o->segment_bytes, &o->batch_bytes, &o->flush_every,
-			    &o->ts_start,      &o->ts_step};
+			    &o->ts_start,      &o->ts_step,	&o->seq_from};
 	int c, idx;
 	char *end;
 
@@ -91,7 +96,8 @@ parse_args(int argc, char **argv, struct writer_opts *o)
 				  .batch_bytes = 16384,
 				  .flush_every = 64,
 				  .ts_start = UINT64_C(1795428000000000000),
-				  .ts_step = 1000000};
+				  .ts_step = 1000000,
+				  .seq_from = UINT64_MAX};
 	while ((c = getopt_long(argc, argv, "", opts, &idx)) != -1) {
 		if (c != 0)
 			return -EINVAL;
@@ -131,6 +137,9 @@ event(struct writer *w, uint64_t i, struct evg_journal_rec *r)
 		.value = w->value,
 	};
 	r->ingest_ns = r->ts_ns;
+	if (o->seq_from != UINT64_MAX)
+		r->seq = o->seq_from +
+			 (i - o->start) / (o->producers * o->streams);
 	if (i % 13 != 0)
 		r->key_size = (uint32_t)snprintf(w->key, sizeof(w->key),
 						 "key-%06" PRIu64, i);

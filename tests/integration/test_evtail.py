@@ -457,23 +457,86 @@ def summary(p):
     return tuple(int(x) for x in m.groups())
 
 
+COUNTS = re.compile(r", segments (\d+), batches (\d+), records (\d+), .*"
+                    r"corrupt batches (\d+), sequence errors (\d+)")
+PART_LINE = re.compile(r": partition (\d+): segments (\d+), batches (\d+), "
+                       r"records (\d+), corrupt batches (\d+), "
+                       r"sequence errors (\d+), torn tail (yes|no)$")
+
+
+def counts(p):
+    """(segments, batches, records, corrupt, seq errors) of the summary."""
+    m = COUNTS.search(p.out[-1]) if p.out else None
+    check(m, f"no counts in the summary: {p.out[-1:]}")
+    return tuple(int(x) for x in m.groups())
+
+
+def part_lines(p):
+    """{partition: (segments, batches, records, corrupt, seq, torn)}."""
+    got = {}
+    for line in p.out:
+        m = PART_LINE.search(line)
+        if m:
+            g = m.groups()
+            got[int(g[0])] = tuple(int(x) for x in g[1:6]) + (g[6],)
+    return got
+
+
+def batches_in(seg):
+    """Batches in a segment file, by their headers: magic "EVB1", the
+    length at byte 8; zero blocks are padding (docs/storage.md)."""
+    n = pos = 0
+    with open(seg, "rb") as f:
+        data = f.read()
+    while pos + 64 <= len(data):
+        magic = data[pos:pos + 4]
+        if magic == b"\0\0\0\0":
+            pos = (pos // 4096 + 1) * 4096
+            continue
+        check(magic == b"EVB1", f"{seg}: no batch at byte {pos}")
+        n += 1
+        pos += int.from_bytes(data[pos + 8:pos + 12], "little")
+    return n
+
+
 def t_verify_clean(c):
     p = c.evtail_ok("--verify", c.env.base)
     got = summary(p)
     check(got == (PARTITIONS, BASE_EVENTS, PRODUCERS, 0),
           f"summary {p.out[-1]!r}")
-    check(len(p.out) == 1, f"{len(p.out)} lines, expected the summary only")
+    check(len(p.out) == PARTITIONS + 1,
+          f"{len(p.out)} lines, expected one a partition and the summary")
+    parts = part_lines(p)
+    check(sorted(parts) == list(range(PARTITIONS)), f"partition lines {parts}")
+    segs = bats = 0
+    for n in range(PARTITIONS):
+        files = segments(c.env.base, n)
+        b = sum(batches_in(f) for f in files)
+        recs = len([r for r in c.env.full if r["partition"] == n])
+        check(parts[n] == (len(files), b, recs, 0, 0, "no"),
+              f"partition {n}: {parts[n]}, expected {len(files)} "
+              f"segments, {b} batches, {recs} records, clean")
+        segs += len(files)
+        bats += b
+    check(counts(p) == (segs, bats, BASE_EVENTS, 0, 0),
+          f"summary counts {counts(p)}, expected {segs} segments, "
+          f"{bats} batches")
+    check("sessions 12," in p.out[-1], f"sessions: {p.out[-1]!r}")
     return p.out[-1]
 
 
 def t_verify_corrupt(c):
     log = c.copy("corrupt")
-    # A record half-way through the first segment: not the tail, and
-    # not its first batch either, so the offset named means something.
-    seg, seg2 = segments(log, 0)[:2]
-    half = int(os.path.basename(seg2)[:20]) // 2
+    # A record half-way through a middle segment: neither the tail nor
+    # that segment's first batch, so the offset named means something,
+    # and a later segment follows that verify must still read.
+    segs = segments(log, 0)
+    check(len(segs) >= 3, f"partition 0 has {len(segs)} segments, need 3")
+    seg, seg2 = segs[1], segs[2]
+    base = int(os.path.basename(seg)[:20])
+    end = int(os.path.basename(seg2)[:20])
     rec = next(r for r in c.env.full if r["partition"] == 0 and r["key"]
-               and r["offset"] >= half)
+               and r["offset"] >= (base + end) // 2)
     pos = find_in(seg, rec["key"])
     check(pos > 0, f"key {rec['key']!r} not in {seg}")
     with open(seg, "r+b") as f:
@@ -483,17 +546,33 @@ def t_verify_corrupt(c):
         f.write(bytes([b[0] ^ 0x55]))
     p = c.evtail("--verify", log)
     check(p.rc == 1, f"exit status {p.rc}, expected 1")
-    bad = [l for l in p.out if "partition 0" in l and "corrupt" in l]
-    check(bad, f"no line names partition 0 and corruption: {p.out[:3]}")
-    m = re.search(r"offset (\d+)", bad[0])
-    check(m and 0 < int(m.group(1)) <= rec["offset"],
+    bad = [l for l in p.out if "partition 0" in l and "corrupt" in l and
+           "segments" not in l]
+    check(len(bad) == 1, f"{len(bad)} lines name partition 0 and "
+                         f"corruption: {p.out[:3]}")
+    name = f"p0000/{os.path.basename(seg)}"
+    m = re.search(r"offset (\d+): corrupt batch .* at byte (\d+) of "
+                  r"(\S+); offsets (\d+)\.\.(\d+) not read, verify goes "
+                  r"on at (\S+)$", bad[0])
+    check(m, f"line does not say where: {bad[0]!r}")
+    at, byte = int(m.group(1)), int(m.group(2))
+    check(base < at <= rec["offset"],
           f"{bad[0]!r}: not the batch of offset {rec['offset']}")
-    at = int(m.group(1))
-    check(summary(p)[3] >= 1, "no problem counted")
-    records = summary(p)[1]
-    p1 = len([r for r in c.env.full if r["partition"] == 1])
-    check(records == at + p1, f"verify read {records} records, expected "
-                              f"{at} of partition 0 and {p1} of 1")
+    check(m.group(3) == name, f"{bad[0]!r} does not name {name}")
+    check(0 < byte <= pos and byte % 4096 == 0, f"byte {byte}, key at {pos}")
+    check((int(m.group(4)), int(m.group(5))) == (at, end - 1),
+          f"{bad[0]!r}: lost range, expected {at}..{end - 1}")
+    check(m.group(6) == f"p0000/{os.path.basename(seg2)}",
+          f"{bad[0]!r}: does not go on at {seg2}")
+    segs_, bats, records, corrupt, seqerr = counts(p)
+    check(records == BASE_EVENTS - (end - at),
+          f"verify read {records} records, expected all but the "
+          f"{end - at} after the corrupt batch in its segment")
+    check((corrupt, seqerr) == (1, 0),
+          f"{corrupt} corrupt batches, {seqerr} sequence errors; expected "
+          f"1 and none (seqs after a skipped segment may jump)")
+    check(part_lines(p)[0][0] == len(segs),
+          f"partition 0 line {part_lines(p)[0]}: not every segment read")
     r = c.evtail(log)
     check(r.rc == 1, f"plain read: exit status {r.rc}, expected 1")
     check(len(r.err) == 1 and r.err[0].startswith(f"evtail: {log}: ")
@@ -502,6 +581,62 @@ def t_verify_corrupt(c):
     check(len(r.out) == at, f"plain read: {len(r.out)} records before the "
                             f"corrupt batch, expected {at}")
     return f"{bad[0]} (flipped a byte of offset {rec['offset']})"
+
+
+def write_more(c, log, start, events, *extra):
+    """journal_writer with options the base pattern does not use."""
+    p = c.run([c.env.writer, log, "--partitions", str(PARTITIONS),
+               "--producers", str(PRODUCERS), "--streams", str(STREAMS),
+               "--events", str(events), "--start", str(start),
+               "--segment-bytes", str(SEGMENT_BYTES)] +
+              [str(a) for a in extra])
+    check(p.rc == 0, f"journal_writer exit status {p.rc}: {p.err[:3]}")
+
+
+def seq_lines(p, word):
+    return [l for l in p.out if word in l and "seq " in l]
+
+
+def t_verify_seq_gap_and_step_back(c):
+    log = c.copy("gap")
+    k = PRODUCERS * STREAMS  # events of one seq, one per (producer, stream)
+    write_more(c, log, BASE_EVENTS + k, k)   # seq 252 after 250
+    write_more(c, log, BASE_EVENTS - 2 * k, k)  # seq 249 after 252
+    p = c.evtail("--verify", log)
+    check(p.rc == 1, f"exit status {p.rc}, expected 1")
+    last = 1 + (BASE_EVENTS - 1) // k
+    gaps = seq_lines(p, f"seq {last + 2} follows seq {last}: seqs "
+                        f"{last + 1}..{last + 1} missing")
+    back = seq_lines(p, f"seq {last - 1} goes back after seq {last + 2}")
+    check(len(gaps) == k and len(back) == k,
+          f"{len(gaps)} gap and {len(back)} step-back lines, expected {k} "
+          f"each: {p.out[:2]}")
+    check(counts(p)[3:] == (0, 2 * k), f"summary {p.out[-1]!r}")
+    return gaps[0]
+
+
+def t_verify_sessions(c):
+    log = c.copy("sessions")
+    k = PRODUCERS * STREAMS
+    # Session 2 starts at seq 0 for every (producer, stream): clean.
+    write_more(c, log, BASE_EVENTS, 10 * k, "--session", 2, "--seq-from", 0)
+    p = c.evtail_ok("--verify", log)
+    check(summary(p)[3] == 0 and "sessions 24," in p.out[-1],
+          f"new sessions at seq 0: {p.out[-1]!r}")
+    # Session 1 again (fenced), then session 3 from seq 5.
+    write_more(c, log, BASE_EVENTS + 10 * k, k, "--session", 1)
+    write_more(c, log, BASE_EVENTS + 11 * k, k, "--session", 3,
+               "--seq-from", 5)
+    p = c.evtail("--verify", log)
+    check(p.rc == 1, f"exit status {p.rc}, expected 1")
+    fenced = seq_lines(p, "of a session older than session 2 (fenced)")
+    late = seq_lines(p, "session 3: seq 5 opens the session after session "
+                        "2, expected seq 0")
+    check(len(fenced) == k and len(late) == k,
+          f"{len(fenced)} fenced and {len(late)} late-start lines, "
+          f"expected {k} each: {p.out[:2]}")
+    check(counts(p)[3:] == (0, 2 * k), f"summary {p.out[-1]!r}")
+    return fenced[0]
 
 
 def t_verify_duplicates(c):
@@ -539,7 +674,34 @@ def t_torn_tail(c):
           [r for r in c.env.full if r["partition"] == 0], "partition 0")
     p = c.evtail_ok("--verify", log)
     check(summary(p)[3] == 0, f"verify: {p.out[-1]!r}")
+    torn = [l for l in p.out if "partition 1" in l and "torn tail at byte"
+            in l and "not corruption" in l]
+    check(len(torn) == 1, f"no torn tail line: {p.out}")
+    check(part_lines(p)[1][5] == "yes" and "torn tails 1," in p.out[-1],
+          f"torn tail not counted: {p.out[-1]!r}")
     return f"{len(full1) - len(got1)} records of partition 1 cut"
+
+
+def t_verify_crc_bad_last_batch(c):
+    log = c.copy("badtail")
+    seg = segments(log, 1)[-1]
+    last = [r for r in c.env.full if r["partition"] == 1 and r["key"]][-1]
+    pos = find_in(seg, last["key"])
+    check(pos > 0, f"key {last['key']!r} not in {seg}")
+    with open(seg, "r+b") as f:
+        f.seek(pos + 1)
+        b = f.read(1)
+        f.seek(pos + 1)
+        f.write(bytes([b[0] ^ 0x01]))
+    r = c.evtail(log)
+    check(r.rc == 0, f"plain read: exit status {r.rc}: it is the end")
+    p = c.evtail("--verify", log)
+    check(p.rc == 1, f"exit status {p.rc}, expected 1")
+    bad = [l for l in p.out if "partition 1" in l and "corrupt batch" in l
+           and "newest segment: complete but bad" in l]
+    check(len(bad) == 1, f"no line names the bad last batch: {p.out}")
+    check(counts(p)[3] == 1, f"summary {p.out[-1]!r}")
+    return bad[0]
 
 
 def expect_usage(c, args, *words):
@@ -604,10 +766,15 @@ CASES = [
     ("follow_from_end_sees_only_new_records", t_follow_from_end),
     ("follow_exits_0_on_sigint", t_follow_sigint_idle),
     ("verify_clean_log_exits_0_with_counts", t_verify_clean),
-    ("verify_flipped_byte_in_older_segment_exits_1_naming_it",
+    ("verify_flipped_byte_in_middle_segment_named_later_ones_still_read",
      t_verify_corrupt),
     ("verify_duplicate_seqs_exit_1_naming_each", t_verify_duplicates),
+    ("verify_seq_gap_and_step_back_exit_1_naming_each",
+     t_verify_seq_gap_and_step_back),
+    ("verify_new_session_at_seq_0_is_clean_fenced_or_late_start_is_not",
+     t_verify_sessions),
     ("torn_tail_is_the_end_not_corruption", t_torn_tail),
+    ("verify_crc_bad_last_batch_is_corruption", t_verify_crc_bad_last_batch),
     ("usage_errors_exit_2_with_one_line", t_usage),
     ("help_and_version_exit_0", t_help_version),
 ]
