@@ -10,7 +10,8 @@
  * reap() completes the operation, so a caller that reuses a buffer before
  * its completion corrupts what is stored, as it would with O_DIRECT.
  * evg_store_mem_fail() and conf->mem_capacity make writes fail with
- * ENOSPC or EIO, to test the journal's error paths.
+ * ENOSPC or EIO, to test the journal's error paths; evg_store_mem_fail()
+ * also makes the creation of a preallocated file (a segment) fail.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -266,6 +267,10 @@ mem_open(struct evg_store *st, const char *name, bool create, uint64_t prealloc)
 		rc = mem_check_parent(ms, name);
 		if (rc < 0)
 			return rc;
+		/* A failing store cannot preallocate, as fallocate on a
+		 * full disk cannot. */
+		if (prealloc > 0 && ms->fail < 0)
+			return ms->fail;
 	}
 	fid = mem_fid_alloc(ms);
 	if (fid < 0)

@@ -117,6 +117,7 @@ struct evg_journal_recovery {
 	X(rolls, "segments rolled")                                            \
 	X(retention_removed, "segments removed by retention")                  \
 	X(write_errors, "writes or syncs that failed (ENOSPC, EIO, ...)")      \
+	X(roll_errors, "segment rolls that failed (ENOSPC, EIO, ...)")         \
 	X(busy, "appends refused: buffers full or storage failing")
 
 enum evg_journal_stat {

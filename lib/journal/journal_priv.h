@@ -367,6 +367,8 @@ struct jrn_part {
 	int failing;	   /* -errno while a write is failing */
 	uint32_t nfailed;  /* buffers with failed set */
 	uint64_t retry_at; /* CLOCK_MONOTONIC ns of the next rewrite */
+	int roll_err;	   /* -errno of the last failed segment roll, or 0 */
+	uint64_t roll_at;  /* CLOCK_MONOTONIC ns of the next roll attempt */
 	bool syncing;	   /* an fdatasync is in flight ... */
 	uint8_t sync_seg;  /* ... on this slot's segment */
 	struct evg_store *st;

@@ -110,6 +110,33 @@ buf_done(struct jrn_part *pt, struct jrn_buf *b)
 	}
 }
 
+/* A new segment is created (fallocate) at a roll, so a full disk usually
+ * shows here first. Like a failed write, a failed roll is tried again no
+ * sooner than JRN_RETRY_NS later; until then appends get its error at no
+ * cost. -ENOBUFS (the segment before is still closing) is no failure. */
+static int
+buf_roll(struct jrn_part *pt)
+{
+	uint64_t now;
+	int rc;
+
+	if (pt->roll_err < 0) {
+		now = jrn_clock_ns(CLOCK_MONOTONIC);
+		if (now < pt->roll_at)
+			return pt->roll_err;
+	}
+	rc = evg_jrn_seg_roll(pt);
+	if (rc < 0 && rc != -ENOBUFS) {
+		pt->stats[EVG_JOURNAL_roll_errors]++;
+		pt->roll_err = rc;
+		pt->roll_at = jrn_clock_ns(CLOCK_MONOTONIC) + JRN_RETRY_NS;
+		return rc;
+	}
+	if (rc == 0)
+		pt->roll_err = 0;
+	return rc;
+}
+
 static int
 buf_open(struct jrn_part *pt)
 {
@@ -120,7 +147,7 @@ buf_open(struct jrn_part *pt)
 	if (b->state != JB_FREE)
 		return -ENOBUFS;
 	if (pt->seg[pt->cur].pos >= pt->j->conf.segment_bytes) {
-		rc = evg_jrn_seg_roll(pt);
+		rc = buf_roll(pt);
 		if (rc < 0)
 			return rc;
 	}

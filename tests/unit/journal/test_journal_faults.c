@@ -195,6 +195,48 @@ Test(journal_faults, failed_write_is_retried_at_most_once_a_millisecond)
 	cr_assert_eq(evg_journal_close(f.j), 0);
 }
 
+/* Segments are preallocated, so a full disk shows first when a roll
+ * creates the next one: the roll fails, is counted, and is tried again at
+ * most once a millisecond, not at every append; once space returns the
+ * log rolls and resumes with nothing lost. */
+Test(journal_faults, failed_roll_is_retried_at_most_once_a_millisecond)
+{
+	const struct jrn_part *pt;
+	struct fixture f;
+	uint64_t t0, errors, batches;
+	int64_t t;
+
+	start(&f, EVG_JOURNAL_WRITTEN);
+	pt = &f.j->parts[0];
+	while (pt->seg[pt->cur].pos < f.conf.segment_bytes) {
+		cr_assert_gt(append_flush(&f, 8), 0);
+		tu_wait_durable(f.j, 0, stat_of(&f, EVG_JOURNAL_batches));
+	}
+	batches = stat_of(&f, EVG_JOURNAL_batches);
+	cr_assert_eq(evg_store_mem_fail(f.mem, -ENOSPC), 0);
+	t0 = mono_ms();
+	for (unsigned int i = 0; i < 5000; i++) {
+		cr_assert_eq(tu_append(f.j, 0, 1, 0, 1, f.seq, 1, 12, NULL),
+			     -ENOSPC, "append %u during the failed roll", i);
+		poll_n(&f, 1);
+	}
+	errors = stat_of(&f, EVG_JOURNAL_roll_errors);
+	cr_assert_geq(errors, 1);
+	cr_assert_leq(errors, mono_ms() - t0 + 2,
+		      "%" PRIu64 " failed rolls in %" PRIu64 " ms", errors,
+		      mono_ms() - t0);
+	cr_assert_eq(stat_of(&f, EVG_JOURNAL_rolls), 0);
+	cr_assert_eq(evg_store_mem_fail(f.mem, 0), 0);
+	t0 = mono_ms();
+	while ((t = append_flush(&f, 3)) == -ENOSPC)
+		cr_assert_lt(mono_ms() - t0, 1000, "the roll never resumed");
+	cr_assert_gt(t, 0);
+	cr_assert_eq(stat_of(&f, EVG_JOURNAL_rolls), 1);
+	tu_wait_durable(f.j, 0, batches + 1);
+	expect_everything_once(&f);
+	cr_assert_eq(evg_journal_close(f.j), 0);
+}
+
 Test(journal_faults, close_reports_storage_that_never_recovers)
 {
 	struct fixture f;
