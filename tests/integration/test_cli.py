@@ -16,12 +16,13 @@ PID past it; the temporary directory and the EAL runtime directory
 import os
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
-import threading
 import time
-import traceback
+
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+from taputil import (Fail, Interrupted, ProcSet, Tap, check, diag,  # noqa: E402
+                     run_case, signals_raise)
 
 READY_LINE = "evgate: ready"
 DRAIN_LINE = "evgate: signal "  # "evgate: signal N: draining"
@@ -38,139 +39,19 @@ HELP_OPTIONS = ("--ip", "--udp-port", "--ack", "--log-dir", "--stats",
                 "--allow", "--config")
 IP = "10.0.0.1/24"
 
-STARTED = []  # every evgate process, for the final check and cleanup
-
-
-class Fail(Exception):
-    """A check failed; the message says which."""
-
-
-class Interrupted(BaseException):
-    pass
-
-
-def on_signal(sig, frame):
-    raise Interrupted(f"signal {sig}")
-
-
-def check(cond, why):
-    if not cond:
-        raise Fail(why)
-
-
-# ---- evgate processes ------------------------------------------------------
-
-class Evgate:
-    """One evgate run; stdout and stderr collected line by line."""
-
-    def __init__(self, prog, args):
-        self.cmd = [prog] + args
-        self.out = []
-        self.err = []
-        self.rc = None
-        self.cond = threading.Condition()
-        self.proc = subprocess.Popen(self.cmd, stdin=subprocess.DEVNULL,
-                                     stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True,
-                                     errors="replace", bufsize=1,
-                                     start_new_session=True)
-        STARTED.append(self)
-        self.readers = [
-            threading.Thread(target=self._read, args=(s, l), daemon=True)
-            for s, l in ((self.proc.stdout, self.out),
-                         (self.proc.stderr, self.err))]
-        for t in self.readers:
-            t.start()
-
-    def _read(self, stream, lines):
-        for line in stream:
-            with self.cond:
-                lines.append(line.rstrip("\n"))
-                self.cond.notify_all()
-        with self.cond:
-            self.cond.notify_all()
-
-    def wait_stdout(self, prefix, timeout):
-        """True once a stdout line starts with prefix; False on timeout or
-        when evgate exits without printing it."""
-        deadline = time.monotonic() + timeout
-        with self.cond:
-            while True:
-                if any(line.startswith(prefix) for line in self.out):
-                    return True
-                left = deadline - time.monotonic()
-                if left <= 0 or not self.readers[0].is_alive():
-                    return False
-                self.cond.wait(min(left, 0.1))
-
-    def wait_stderr_any(self, timeout):
-        """Waits for the first stderr line (the EAL's, during start-up)."""
-        deadline = time.monotonic() + timeout
-        with self.cond:
-            while not self.err and self.readers[1].is_alive():
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return False
-                self.cond.wait(min(left, 0.1))
-            return bool(self.err)
-
-    def signal(self, sig):
-        if self.proc.poll() is None:
-            try:
-                os.kill(self.proc.pid, sig)
-            except ProcessLookupError:
-                pass
-
-    def wait(self, timeout):
-        """The exit status, or None when still running after timeout."""
-        try:
-            self.rc = self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            return None
-        for t in self.readers:
-            t.join(2)
-        return self.rc
-
-    def kill(self):
-        """SIGKILL by PID and reap."""
-        if self.proc.poll() is None:
-            self.signal(signal.SIGKILL)
-        self.wait(10)
-
-    def gone(self):
-        """Reaped, and no process with its PID left."""
-        if self.proc.poll() is None:
-            return False
-        try:
-            os.kill(self.proc.pid, 0)
-        except ProcessLookupError:
-            return True
-        return False  # reaped, but the PID is alive again (reused?)
-
-    def report(self):
-        """What it was asked and what it said, for a TAP diagnostic."""
-        text = [f"command: {' '.join(self.cmd)}", f"exit status: {self.rc}"]
-        with self.cond:
-            for name, lines in (("stdout", self.out), ("stderr", self.err)):
-                shown = lines[:25]
-                text.append(f"{name}: {len(lines)} line(s)")
-                text += [f"  {line}" for line in shown]
-                if len(lines) > len(shown):
-                    text.append("  ...")
-        return "\n".join(text)
-
 
 class Case:
     """One TAP test point; the context for what it runs."""
 
-    def __init__(self, prog, tmp, prefix):
+    def __init__(self, prog, tmp, prefix, procs):
         self.prog = prog
         self.tmp = tmp
         self.prefix = prefix
+        self.procs = procs
         self.runs = []
 
     def start(self, args):
-        g = Evgate(self.prog, args)
+        g = self.procs.start([self.prog] + args)
         self.runs.append(g)
         return g
 
@@ -324,7 +205,7 @@ def t_rx_lcore_not_given(c):
 
 def start_ready(c):
     g = c.start(c.eal("0-1", "--vdev=net_null0") + c.app())
-    if not g.wait_stdout(READY_LINE, READY_TIMEOUT):
+    if g.wait_line(READY_LINE, READY_TIMEOUT, prefix=True) < 0:
         g.kill()
         raise Fail(f"no '{READY_LINE}' within {READY_TIMEOUT:g}s")
     return g
@@ -351,7 +232,7 @@ def t_sigint_twice(c):
     g.signal(signal.SIGINT)
     # Two signals sent back to back may arrive as one; the second goes
     # once the first is taken, while evgate drains (if it still does).
-    drained = g.wait_stdout(DRAIN_LINE, PROMPT_TIMEOUT)
+    drained = g.wait_line(DRAIN_LINE, PROMPT_TIMEOUT, prefix=True) >= 0
     g.signal(signal.SIGINT)
     if g.wait(PROMPT_TIMEOUT) is None:
         g.kill()
@@ -412,42 +293,7 @@ CASES = [
 ]
 
 
-# ---- TAP -------------------------------------------------------------------
-
-def diag(text):
-    for line in str(text).splitlines() or [""]:
-        print(f"# {line}", flush=True)
-
-
-def run_case(n, name, fn, c):
-    try:
-        note = fn(c)
-    except Fail as e:
-        print(f"not ok {n} - {name}", flush=True)
-        diag(str(e))
-        for g in c.runs:
-            diag(g.report())
-        return False
-    except Exception:
-        print(f"not ok {n} - {name}", flush=True)
-        diag(traceback.format_exc())
-        return False
-    finally:
-        for g in c.runs:  # a case that failed half-way may leave one
-            g.kill()
-    print(f"ok {n} - {name}", flush=True)
-    if note:
-        diag(note)
-    return True
-
-
-def all_gone():
-    """The last test point: every evgate started has exited, by PID."""
-    left = [g for g in STARTED if not g.gone()]
-    for g in left:
-        g.kill()
-    return left
-
+# ---- main ------------------------------------------------------------------
 
 def main(argv):
     if len(argv) != 2:
@@ -460,37 +306,28 @@ def main(argv):
     root = os.geteuid() == 0
     prefix = f"evgcli{os.getpid()}"
     tmp = tempfile.mkdtemp(prefix=f"{prefix}-")
-    for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
-        signal.signal(sig, on_signal)
-    failed = 0
-    print(f"1..{len(CASES) + 1}", flush=True)
+    tap = Tap()
+    procs = ProcSet()
+    tap.plan(len(CASES) + 1)
     try:
-        for n, (name, fn, needs_root) in enumerate(CASES, 1):
-            if needs_root and not root:
-                print(f"ok {n} - {name} # SKIP needs root (starts the EAL)",
-                      flush=True)
-                continue
-            if not run_case(n, name, fn, Case(prog, tmp, prefix)):
-                failed += 1
-        left = all_gone()
-        n = len(CASES) + 1
-        print(f"{'not ok' if left else 'ok'} {n} - "
-              f"every_evgate_started_has_exited", flush=True)
-        diag(f"{len(STARTED)} evgate process(es) started")
-        for g in left:
-            failed += 1
-            diag(f"PID {g.proc.pid} was still there: {' '.join(g.cmd)}")
+        with signals_raise():
+            for name, fn, needs_root in CASES:
+                if needs_root and not root:
+                    tap.skip(name, "needs root (starts the EAL)")
+                    continue
+                run_case(tap, name, fn, Case(prog, tmp, prefix, procs))
+            left = procs.left()
+            tap.result(not left, "every_evgate_started_has_exited",
+                       f"{len(procs.started)} evgate process(es) started")
+            for g in left:
+                diag(f"PID {g.pid} was still there: {' '.join(g.cmd)}")
     except Interrupted as e:
-        print(f"Bail out! {e}", flush=True)
-        failed += 1
+        tap.bail_out(e)
     finally:
-        for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
-            signal.signal(sig, signal.SIG_IGN)
-        for g in STARTED:
-            g.kill()
+        procs.kill_all()
         shutil.rmtree(tmp, ignore_errors=True)
         shutil.rmtree(os.path.join(RUNTIME_DIR, prefix), ignore_errors=True)
-    return 1 if failed else 0
+    return tap.finish()
 
 
 if __name__ == "__main__":

@@ -12,32 +12,28 @@ the veth pair cannot be created, or when evgate has no data path yet.
 Cleans up whatever happens: evgate by PID, the testbed by name.
 """
 
-import contextlib
-import ctypes
 import json
 import os
 import re
 import shutil
 import signal
 import socket
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 import traceback
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(os.path.dirname(HERE))
-sys.path.insert(0, os.path.join(ROOT, "scripts"))
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+from taputil import (ROOT, TELEMETRY_SOCKET, Abort, Interrupted,  # noqa: E402
+                     ProcSet, Tap, Testbed, eal_runtime_dir, hugepage_args,
+                     run, signals_raise, telemetry, udp_socket_in)
+sys.path.insert(0, os.path.join(ROOT, "scripts"))
 import evf  # noqa: E402  (scripts/evf.py)
 
 # ---- what evgate prints and exports (docs/telemetry.md); fix names here ----
 READY_LINE = "evgate: ready"
 STATS_LINE = "evgate: stats"
 FINAL_LINE = "evgate: final counters"
-TELEMETRY_SOCKET = "/var/run/dpdk/{prefix}/dpdk_telemetry.v2"
 TELEMETRY_CMD = "/evgate/stats"
 CTR = {
     "icmp_replies": "rx_icmp_replies",
@@ -70,153 +66,13 @@ READY_TIMEOUT = 30.0
 EXIT_TIMEOUT = 10.0
 REPLY_TIMEOUT = 2.0   # for a reply that must come
 SILENCE = 1.0         # how long junk must stay unanswered
-MIN_FREE_HUGEPAGES = 200
-
-GATES = []  # the evgate processes started, for cleanup (at most one)
 
 
-# ---- TAP -------------------------------------------------------------------
-
-class Tap:
-    def __init__(self):
-        self.n = 0
-        self.failed = 0
-
-    def result(self, ok, name, why=""):
-        self.n += 1
-        if not ok:
-            self.failed += 1
-        print(f"{'ok' if ok else 'not ok'} {self.n} - {name}", flush=True)
-        if why:
-            self.diag(why)
-        return ok
-
-    def skip(self, name, why):
-        self.n += 1
-        print(f"ok {self.n} - {name} # SKIP {why}", flush=True)
-
-    @staticmethod
-    def diag(text):
-        for line in str(text).splitlines() or [""]:
-            print(f"# {line}", flush=True)
-
-
-def skip_all(why):
-    print(f"1..0 # SKIP {why}", flush=True)
-    sys.exit(0)
-
-
-class Abort(Exception):
-    """The rest of the test cannot run (evgate did not start, ...)."""
-
-
-class Interrupted(BaseException):
-    pass
-
-
-def on_signal(sig, frame):
-    raise Interrupted(f"signal {sig}")
-
-
-# ---- processes -------------------------------------------------------------
-
-def run(cmd, timeout=20, env=None, check=False):
-    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                       text=True, timeout=timeout, env=env)
-    if check and p.returncode != 0:
-        raise Abort(f"{' '.join(cmd)} exited {p.returncode}:\n{p.stdout}")
-    return p
-
-
-class Evgate:
-    """The evgate process; its stdout+stderr collected by a thread."""
-
-    def __init__(self, cmd):
-        self.cmd = cmd
-        self.lines = []
-        self.lock = threading.Lock()
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT, text=True,
-                                     bufsize=1, start_new_session=True)
-        self.reader = threading.Thread(target=self._read, daemon=True)
-        self.reader.start()
-
-    def _read(self):
-        for line in self.proc.stdout:
-            with self.lock:
-                self.lines.append(line.rstrip("\n"))
-
-    def output(self):
-        with self.lock:
-            return list(self.lines)
-
-    def wait_line(self, text, timeout, start=0):
-        """Index of the first line from `start` containing text, or -1
-        (timeout, or evgate exited without printing it)."""
-        deadline = time.monotonic() + timeout
-        while True:
-            lines = self.output()
-            for i in range(start, len(lines)):
-                if text in lines[i]:
-                    return i
-            if self.proc.poll() is not None and not self.reader.is_alive():
-                return -1
-            if time.monotonic() >= deadline:
-                return -1
-            time.sleep(0.05)
-
-    def stop(self, sig, timeout):
-        """Sends sig and waits; returns the exit status or None."""
-        if self.proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                self.proc.send_signal(sig)
-        try:
-            rc = self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            return None
-        self.reader.join(2)
-        return rc
-
-    def kill(self):
-        """SIGTERM, then SIGKILL: by PID, never by name."""
-        if self.proc.poll() is None and self.stop(signal.SIGTERM, 5) is None:
-            self.stop(signal.SIGKILL, 5)
-        self.reader.join(2)
-
-
-# ---- network namespaces ----------------------------------------------------
-
-CLONE_NEWNET = 0x40000000
-_libc = ctypes.CDLL(None, use_errno=True)
-
-
-def _setns(fd):
-    if _libc.setns(fd, CLONE_NEWNET) != 0:
-        e = ctypes.get_errno()
-        raise OSError(e, f"setns: {os.strerror(e)}")
-
-
-@contextlib.contextmanager
-def in_netns(name):
-    """Runs the block in namespace `name` (this thread only). Sockets made
-    inside keep living there after the block."""
-    own = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
-    target = os.open(f"/run/netns/{name}", os.O_RDONLY)
-    try:
-        _setns(target)
-        try:
-            yield
-        finally:
-            _setns(own)
-    finally:
-        os.close(target)
-        os.close(own)
-
+# ---- producers -------------------------------------------------------------
 
 def producer_in(ns, **kw):
     """An evf.Producer whose socket lives in namespace ns."""
-    with in_netns(ns):
-        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock = udp_socket_in(ns)
     return evf.Producer(GATE_IP, PORT, sock=sock, timeout=REPLY_TIMEOUT, **kw)
 
 
@@ -251,45 +107,7 @@ def quiet_for(p, seconds):
     return got
 
 
-# ---- telemetry -------------------------------------------------------------
-
-def telemetry(prefix, cmd, timeout=3.0):
-    """One telemetry command over the SOCK_SEQPACKET socket; returns the
-    value of the reply (a dict for /evgate/stats)."""
-    path = TELEMETRY_SOCKET.format(prefix=prefix)
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-    try:
-        s.settimeout(timeout)
-        s.connect(path)
-        greeting = json.loads(s.recv(65536).decode())
-        bufsize = max(int(greeting.get("max_output_len", 16384)), 16384) * 2
-        s.send(cmd.encode())
-        reply = json.loads(s.recv(bufsize).decode())
-    finally:
-        s.close()
-    key = cmd.split(",", 1)[0]
-    if key not in reply:
-        raise KeyError(f"reply to {cmd} has no key {key}: {str(reply)[:300]}")
-    return reply[key]
-
-
 # ---- the test --------------------------------------------------------------
-
-def hugepage_args():
-    """EAL memory options: hugepages, in memory, when enough are free."""
-    base = "/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages"
-    try:
-        with open(base) as f:
-            free = int(f.read())
-    except (OSError, ValueError):
-        free = 0
-    if free >= MIN_FREE_HUGEPAGES and os.path.ismount("/dev/hugepages"):
-        return ["--in-memory"], f"{free} free 2 MiB hugepages"
-    # --no-huge implies --legacy-mem, which EAL refuses with --in-memory;
-    # --no-shconf keeps it from writing shared config files all the same.
-    return (["--no-huge", "-m", "512", "--no-shconf"],
-            f"only {free} free 2 MiB hugepages: --no-huge")
-
 
 def arping_cmd(ns, ns_if):
     """arping (Habets' or iputils') run in ns, or None if not installed."""
@@ -311,57 +129,47 @@ def main(argv):
     global EVTAIL
     EVTAIL = os.path.abspath(argv[3]) if len(argv) > 3 else None
     if os.geteuid() != 0:
-        skip_all("needs root (network namespaces, veth, af_packet)")
+        Tap.skip_all("needs root (network namespaces, veth, af_packet)")
     for tool in ("ip", "ethtool", "ping"):
         if shutil.which(tool) is None:
-            skip_all(f"'{tool}' not installed (scripts/setup-deps.sh installs it)")
+            Tap.skip_all(f"'{tool}' not installed (scripts/setup-deps.sh installs it)")
     if not os.access(evgate_bin, os.X_OK):
         print(f"test_netns: {evgate_bin}: not an executable", file=sys.stderr)
         return 2
     helptext = run([evgate_bin, "--help"], timeout=10).stdout
     if "--ip" not in helptext:
-        skip_all("this evgate has no data path yet (no --ip in --help)")
+        Tap.skip_all("this evgate has no data path yet (no --ip in --help)")
 
     pid = os.getpid()
-    ns = f"evgt{pid}"
-    host_if = f"evgt{pid}a"[:15]
-    ns_if = f"evgt{pid}b"[:15]
+    tb = Testbed(f"evgt{pid}")
     prefix = f"evgt{pid}"
-    tb_env = dict(os.environ, EVG_TB_NS=ns, EVG_TB_HOST_IF=host_if, EVG_TB_NS_IF=ns_if)
-    testbed = [os.path.join(ROOT, "scripts", "testbed.sh")]
-
-    for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
-        signal.signal(sig, on_signal)
-
     tap = Tap()
+    procs = ProcSet()
     logdir = None
     skip = None
     try:
-        p = run(testbed + ["up"], env=tb_env, timeout=60)
-        if p.returncode != 0:
-            if "cannot create" in p.stdout or "does not work" in p.stdout:
-                skip = f"cannot build the testbed: {p.stdout.strip().splitlines()[-1]}"
-                return 0
-            raise Abort(f"scripts/testbed.sh up failed:\n{p.stdout}")
-        tap.diag(f"testbed: namespace {ns}, {host_if} (evgate) <-> {ns_if} {NS_IP}")
-        logdir = tempfile.mkdtemp(prefix=f"evgt{pid}-log-")
-        run_tests(tap, evgate_bin, ns, host_if, ns_if, prefix, logdir, layout)
-    except Abort as e:
-        tap.result(False, "test aborted", str(e))
-    except Interrupted as e:
-        tap.result(False, "test interrupted", str(e))
-    except Exception:  # report it as a failure, then clean up as always
-        tap.result(False, "unexpected error", traceback.format_exc())
+        with signals_raise():
+            try:
+                skip = tb.up()
+                if skip is not None:
+                    return 0
+                tap.diag(f"testbed: namespace {tb.ns}, {tb.host_if} (evgate) "
+                         f"<-> {tb.ns_if} {NS_IP}")
+                logdir = tempfile.mkdtemp(prefix=f"evgt{pid}-log-")
+                run_tests(tap, procs, evgate_bin, tb, prefix, logdir, layout)
+            except Abort as e:
+                tap.result(False, "test aborted", str(e))
+            except Interrupted as e:
+                tap.result(False, "test interrupted", str(e))
+            except Exception:  # report it as a failure, then clean up as always
+                tap.result(False, "unexpected error", traceback.format_exc())
     finally:
-        for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
-            signal.signal(sig, signal.SIG_IGN)
         if skip is not None:
-            run(testbed + ["down"], env=tb_env, timeout=60)
+            tb.down()
             print(f"1..0 # SKIP {skip}", flush=True)
         else:
-            cleanup(tap, tb_env, testbed, ns, host_if, ns_if, prefix, logdir)
-    print(f"1..{tap.n}", flush=True)
-    return 1 if tap.failed else 0
+            cleanup(tap, procs, tb, prefix, logdir)
+    return tap.finish()
 
 
 def layout_args(layout, logdir):
@@ -377,7 +185,8 @@ def layout_args(layout, logdir):
     return ["--lcores", "0@0,1@0,2@1,3@0,4@1"], ["--config", conf]
 
 
-def run_tests(tap, evgate_bin, ns, host_if, ns_if, prefix, logdir, layout):
+def run_tests(tap, procs, evgate_bin, tb, prefix, logdir, layout):
+    ns, host_if, ns_if = tb.ns, tb.host_if, tb.ns_if
     huge, huge_why = hugepage_args()
     lcores, opts = layout_args(layout, logdir)
     # --no-pci: port 0 is the af_packet vdev even on a host with a NIC
@@ -388,8 +197,7 @@ def run_tests(tap, evgate_bin, ns, host_if, ns_if, prefix, logdir, layout):
            ["--", "--ip", f"{GATE_IP}/24", "--stats", "1", "--log-dir", logdir] +
            opts)
     tap.diag(f"{huge_why}; starting: {' '.join(cmd)}")
-    gate = Evgate(cmd)
-    GATES.append(gate)
+    gate = procs.start(cmd, merge=True)
 
     i = gate.wait_line(READY_LINE, READY_TIMEOUT)
     if not tap.result(i >= 0, "evgate_starts_and_prints_ready",
@@ -553,7 +361,7 @@ def run_tests(tap, evgate_bin, ns, host_if, ns_if, prefix, logdir, layout):
         return
     check_log(tap, logdir, want["events_accepted"],
               "log_holds_every_accepted_event_once_in_seq_order")
-    restart_and_retransmit(tap, cmd, ns, logdir, s1, want)
+    restart_and_retransmit(tap, procs, cmd, ns, logdir, s1, want)
 
 
 def read_log(logdir):
@@ -583,12 +391,11 @@ def check_log(tap, logdir, want_events, name):
                + ("; ".join(bad[:5]) or "no duplicate, in order"))
 
 
-def restart_and_retransmit(tap, cmd, ns, logdir, s1, want):
+def restart_and_retransmit(tap, procs, cmd, ns, logdir, s1, want):
     """A restarted evgate rebuilds the sequencing state from the log, so
     events persisted before the restart and sent again are re-ACKed, not
     written twice."""
-    gate = Evgate(cmd)
-    GATES.append(gate)
+    gate = procs.start(cmd, merge=True)
     i = gate.wait_line(READY_LINE, READY_TIMEOUT)
     if not tap.result(i >= 0, "restarted_evgate_recovers_the_log",
                       "\n".join(ln for ln in gate.output() if "log" in ln)):
@@ -673,31 +480,19 @@ def check_telemetry(tap, prefix, want):
                "\n".join(bad) or ", ".join(f"{CTR[k]}={get(CTR[k])}" for k, _ in checks))
 
 
-def cleanup(tap, tb_env, testbed, ns, host_if, ns_if, prefix, logdir):
+def cleanup(tap, procs, tb, prefix, logdir):
     """Always runs: evgate by PID, the testbed by name, then checks that
     nothing is left."""
     problems = []
-    for gate in GATES:
+    for gate in procs.started:
         if gate.proc.poll() is None:
-            tap.diag(f"evgate (pid {gate.proc.pid}) still running: killing it; its"
+            tap.diag(f"evgate (pid {gate.pid}) still running: killing it; its"
                      " output:\n" + "\n".join(gate.output()[-60:]))
-        gate.kill()
+        gate.kill(grace=5)
         if gate.proc.poll() is None:
-            problems.append(f"evgate (pid {gate.proc.pid}) survived SIGKILL")
-    try:
-        p = run(testbed + ["down"], env=tb_env, timeout=60)
-        if p.returncode != 0:
-            problems.append(f"testbed down exited {p.returncode}: {p.stdout.strip()}")
-    except (OSError, subprocess.TimeoutExpired) as e:
-        problems.append(f"testbed down: {e}")
-    left = run(["ip", "netns", "list"], timeout=10).stdout.split()
-    if ns in left:
-        problems.append(f"namespace {ns} still exists")
-    for ifname in (host_if, ns_if):
-        if run(["ip", "link", "show", "dev", ifname], timeout=10).returncode == 0:
-            problems.append(f"link {ifname} still exists")
-    rundir = os.path.dirname(TELEMETRY_SOCKET.format(prefix=prefix))
-    shutil.rmtree(rundir, ignore_errors=True)
+            problems.append(f"evgate (pid {gate.pid}) survived SIGKILL")
+    problems += tb.down()
+    shutil.rmtree(eal_runtime_dir(prefix), ignore_errors=True)
     if logdir:
         shutil.rmtree(logdir, ignore_errors=True)
     tap.result(not problems, "cleanup_leaves_no_process_namespace_or_link",
