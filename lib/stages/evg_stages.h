@@ -179,7 +179,7 @@ extern const struct evg_stage_ops evg_rx_ops; /* node->ctx: evg_rx_ctx */
 	X(fenced, "frames refused: older session (NAK FENCED)")             \
 	X(overflow, "frames refused: seq would pass 2^64 - 1")              \
 	X(table_full, "frames refused: new key, table full (NAK BUSY)")     \
-	X(storage, "DATA frames refused: the log is failing (NAK STORAGE)") \
+	X(storage, "DATA and PING refused: the log is failing (NAK STORAGE)") \
 	X(events_accepted, "events accepted")                               \
 	X(events_duplicate, "duplicate events dropped")
 
@@ -295,9 +295,10 @@ extern const struct evg_stage_ops evg_ack_ops; /* node->ctx: evg_ack_ctx */
  * level. Frames answered with a NAK (gap, fenced, busy, storage) claim
  * nothing and go on at once.
  *
- * When the log fails (ENOSPC, EIO) the frame is kept and retried, the
- * storage_failing flag makes the sequencers refuse new DATA with NAK
- * STORAGE, and writing resumes when the storage does.
+ * When the log fails (ENOSPC, EIO) the frame is kept and retried, and so
+ * are the frames behind it that wait for the log; the storage_failing flag
+ * makes the sequencers refuse new DATA and PING with NAK STORAGE, which go
+ * on at once, and writing resumes when the storage does.
  */
 #define EVG_JRNST_STATS_FOREACH(X)                                      \
 	X(in, "frames taken from the sequencers")                       \
@@ -352,9 +353,10 @@ struct evg_jrnst_ctx {
 	uint32_t head, tail; /* FIFO indexes, free-running */
 	uint32_t drains;
 	/* Frames pulled but not taken yet (an append to retry, and the frames
-	 * behind it, in order). */
-	uint16_t nb_pending;
-	struct rte_mbuf *pending[EVG_BURST_MAX];
+	 * behind it that wait for the log, in order). Together with the FIFO
+	 * at most EVG_JRNST_FIFO. */
+	uint32_t nb_pending;
+	struct rte_mbuf *pending[EVG_JRNST_FIFO];
 	struct evg_journal_rec *recs; /* one frame's events (init allocates) */
 	uint64_t tsc_base, ns_base, tsc_hz; /* rx_tsc -> ingest ns */
 	uint64_t last_ticket[EVG_JRNST_MAX_PARTITIONS];

@@ -142,7 +142,7 @@ wants_ack(const struct evg_pkt *pkt)
  */
 static int
 take(struct evg_jrnst_ctx *ctx, struct rte_mbuf *m, struct rte_mbuf **now,
-     unsigned int *nb_now)
+     unsigned int *nb_now, bool *appended)
 {
 	const struct evg_pkt *pkt = evg_pkt(m);
 	uint32_t p =
@@ -162,6 +162,7 @@ take(struct evg_jrnst_ctx *ctx, struct rte_mbuf *m, struct rte_mbuf **now,
 
 		if (t < 0)
 			return (int)t;
+		*appended |= n > 0;
 		ctx->last_ticket[p] = (uint64_t)t;
 		ctx->dirty[p] = 1;
 		ctx->stats.c[EVG_JRNST_events] += n;
@@ -173,28 +174,22 @@ take(struct evg_jrnst_ctx *ctx, struct rte_mbuf *m, struct rte_mbuf **now,
 	return 0;
 }
 
-/* Offer frames in order until one cannot be taken; say why it could not. */
-static unsigned int
-take_burst(struct evg_jrnst_ctx *ctx, struct rte_mbuf **pkts, unsigned int n,
-	   struct rte_mbuf **now, unsigned int *nb_now)
+/* Count why a frame could not be taken, and tell the sequencers whether
+ * the log is failing: set on a refused append, cleared by one that made it. */
+static void
+note_result(struct evg_jrnst_ctx *ctx, int rc, bool appended)
 {
-	unsigned int done = 0;
-	int rc = 0;
-
-	for (; done < n; done++) {
-		rc = take(ctx, pkts[done], now, nb_now);
-		if (rc != 0)
-			break;
-	}
 	if (rc == -ENOBUFS) {
 		ctx->stats.c[EVG_JRNST_no_buffer]++;
-	} else if (rc != 0) {
+	} else if (rc != 0 && rc != -EAGAIN) {
+		/* -ENOSPC, -EIO and the like. -EMSGSIZE cannot come: the
+		 * configuration makes a batch hold the largest frame. */
 		ctx->stats.c[EVG_JRNST_storage_errors]++;
 		*ctx->conf.storage_failing = true;
-	} else if (*ctx->conf.storage_failing && done > 0) {
-		*ctx->conf.storage_failing = false;
+		return;
 	}
-	return done;
+	if (appended && *ctx->conf.storage_failing)
+		*ctx->conf.storage_failing = false;
 }
 
 /* Flush what was appended, reap completions, learn what is durable. */
@@ -239,20 +234,42 @@ release(struct evg_jrnst_ctx *ctx)
 }
 
 /*
- * Offer the pending frames, in order, until one cannot be taken (the log
- * has no free buffer, or is failing); that one and those behind it stay
- * pending for the next poll. NAK frames collect in now[].
+ * Offer the pending frames in order. Once one cannot be taken (the log has
+ * no free buffer, or is failing), every later frame that waits for the log
+ * stays pending behind it, in order. A NAK claims nothing and needs no log,
+ * so it goes on even then (into now[], at most cap of them): a failing log
+ * still answers NAK STORAGE, BUSY, GAP and FENCED at once.
  */
 static unsigned int
 take_pending(struct evg_jrnst_ctx *ctx, struct rte_mbuf **now,
-	     unsigned int *nb_now)
+	     unsigned int *nb_now, unsigned int cap)
 {
-	unsigned int taken =
-		take_burst(ctx, ctx->pending, ctx->nb_pending, now, nb_now);
+	unsigned int kept = 0, taken = 0;
+	bool appended = false;
+	int rc = 0;
 
-	memmove(ctx->pending, ctx->pending + taken,
-		(ctx->nb_pending - taken) * sizeof(ctx->pending[0]));
-	ctx->nb_pending -= taken;
+	for (unsigned int i = 0; i < ctx->nb_pending; i++) {
+		struct rte_mbuf *m = ctx->pending[i];
+		bool nak = !wants_ack(evg_pkt(m));
+
+		if (nak && *nb_now == cap) {
+			if (rc == 0)
+				rc = -EAGAIN; /* out is full: the rest waits */
+		} else if (rc == 0) {
+			rc = take(ctx, m, now, nb_now, &appended);
+			if (rc == 0) {
+				taken++;
+				continue;
+			}
+		} else if (nak) {
+			now[(*nb_now)++] = m;
+			taken++;
+			continue;
+		}
+		ctx->pending[kept++] = m;
+	}
+	ctx->nb_pending = kept;
+	note_result(ctx, rc, appended);
 	return taken;
 }
 
@@ -265,20 +282,23 @@ jrnst_poll(struct evg_node *node)
 
 	journal_io(ctx);
 	work = release(ctx);
-	if (ctx->nb_pending == 0) {
-		/* Each frame pulled may go straight on (a NAK) or wait in the
-		 * FIFO: leave room for either. */
-		want = RTE_MIN((unsigned int)ctx->conf.burst,
-			       EVG_JRNST_FIFO - fifo_count(ctx));
-		want = RTE_MIN(want, evg_edge_room(ctx->conf.out));
+	/* Pull while nothing waits to be retried, or while the log is
+	 * failing: then the sequencers answer NAK STORAGE, and those NAKs
+	 * must not queue behind the frame that waits for the log. Every
+	 * frame pulled may end in the FIFO: leave room for all of them. */
+	if (ctx->nb_pending == 0 || *ctx->conf.storage_failing) {
+		want = EVG_JRNST_FIFO - fifo_count(ctx) - ctx->nb_pending;
+		want = RTE_MIN(want, (unsigned int)ctx->conf.burst);
 		n = evg_edge_pull_rr(ctx->conf.in, ctx->conf.nb_in,
-				     &ctx->next_in, ctx->pending, want);
-		ctx->nb_pending = (uint16_t)n;
+				     &ctx->next_in,
+				     ctx->pending + ctx->nb_pending, want);
+		ctx->nb_pending += n;
 		ctx->stats.c[EVG_JRNST_in] += n;
 	}
-	if (ctx->nb_pending > 0 &&
-	    evg_edge_room(ctx->conf.out) >= ctx->nb_pending)
-		work += take_pending(ctx, now, &nb_now);
+	if (ctx->nb_pending > 0)
+		work += take_pending(ctx, now, &nb_now,
+				     RTE_MIN(evg_edge_room(ctx->conf.out),
+					     (unsigned int)EVG_BURST_MAX));
 	if (nb_now > 0)
 		ctx->stats.c[EVG_JRNST_out] +=
 			evg_edge_push(ctx->conf.out, now, nb_now);

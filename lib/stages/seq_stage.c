@@ -88,16 +88,18 @@ seqst_decide(struct evg_seqst_ctx *ctx, struct evg_pkt *pkt)
 	uint64_t *c = ctx->stats.c;
 	struct evg_seq_result res;
 
+	if (unlikely(ctx->conf.storage_failing != NULL &&
+		     *ctx->conf.storage_failing)) {
+		/* DATA: accepting now would advance next_seq past events the
+		 * log cannot take, so refuse before the state moves. PING: its
+		 * ACK would wait behind the frames the log has not taken. */
+		c[h->type == EVG_EVF_DATA ? EVG_SEQST_data : EVG_SEQST_ping]++;
+		c[EVG_SEQST_storage]++;
+		seqst_refuse(pkt, EVG_PKT_STORAGE);
+		return;
+	}
 	if (h->type == EVG_EVF_DATA) {
 		c[EVG_SEQST_data]++;
-		if (unlikely(ctx->conf.storage_failing != NULL &&
-			     *ctx->conf.storage_failing)) {
-			/* Accepting now would advance next_seq past events the
-			 * log cannot take: refuse before the state moves. */
-			c[EVG_SEQST_storage]++;
-			seqst_refuse(pkt, EVG_PKT_STORAGE);
-			return;
-		}
 		if (evg_seq_table_data(ctx->conf.table, h->producer_id,
 				       h->stream_id, h->session, h->seq,
 				       h->count, &res) != 0) {

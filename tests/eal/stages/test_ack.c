@@ -17,8 +17,8 @@
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
 
-#include "eal_testutil.h"
 #include "evg_stages.h"
+#include "stage_fixture.h"
 
 #define OUR_IP 0x0a000001u   /* 10.0.0.1 */
 #define PEER_IP 0x0a000002u  /* 10.0.0.2 */
@@ -32,36 +32,16 @@
 static const uint8_t our_mac[6] = {0x02, 0, 0, 0, 0, 0x01};
 static const uint8_t peer_mac[6] = {0x02, 0, 0, 0, 0, 0x02};
 
-static struct rte_mempool *pool;
-
 static struct {
 	struct evg_net_if ifc;
-	struct evg_edge in[2];
-	struct evg_edge out;
+	struct sf_edges e;
 	struct evg_ack_ctx ctx;
 	struct evg_node node;
 } fx;
 
 #define C(name) (fx.ctx.stats.c[EVG_ACK_##name])
 
-static void
-setup(void)
-{
-	tu_eal_setup();
-	pool = rte_pktmbuf_pool_create("tack", 1023, 0, EVG_PKT_PRIV_SIZE,
-				       RTE_MBUF_DEFAULT_BUF_SIZE,
-				       SOCKET_ID_ANY);
-	cr_assert_not_null(pool, "pool: %s", rte_strerror(rte_errno));
-}
-
-static void
-teardown(void)
-{
-	rte_mempool_free(pool);
-	tu_eal_teardown();
-}
-
-TestSuite(ack_stage, .init = setup, .fini = teardown);
+TestSuite(ack_stage, .init = sf_setup, .fini = sf_teardown);
 
 static struct evg_ack_conf
 conf_for(uint16_t burst, uint32_t nak_burst)
@@ -70,15 +50,15 @@ conf_for(uint16_t burst, uint32_t nak_burst)
 		.ifc = &fx.ifc,
 		.nb_ports = 1,
 		.nb_in = 2,
-		.out = &fx.out,
+		.out = &fx.e.out,
 		.burst = burst,
 		.nak_rate = nak_burst == NO_LIMIT ? NO_LIMIT : 1,
 		.nak_burst = nak_burst,
 		.tsc_hz = rte_get_tsc_hz(),
 	};
 
-	conf.in[0] = &fx.in[0];
-	conf.in[1] = &fx.in[1];
+	conf.in[0] = &fx.e.in[0];
+	conf.in[1] = &fx.e.in[1];
 	return conf;
 }
 
@@ -91,15 +71,8 @@ fx_init(unsigned int out_size, uint16_t burst, uint32_t nak_burst)
 	memcpy(fx.ifc.mac.addr_bytes, our_mac, 6);
 	fx.ifc.ip = rte_cpu_to_be_32(OUR_IP);
 	fx.ifc.udp_port = OUR_PORT;
-	cr_assert_eq(evg_edge_init(&fx.in[0], "ack_in0", 256, SOCKET_ID_ANY,
-				   false, false, EVG_EDGE_BACKPRESSURE),
-		     0);
-	cr_assert_eq(evg_edge_init(&fx.in[1], "ack_in1", 256, SOCKET_ID_ANY,
-				   false, false, EVG_EDGE_BACKPRESSURE),
-		     0);
-	cr_assert_eq(evg_edge_init(&fx.out, "ack_out", out_size, SOCKET_ID_ANY,
-				   false, false, EVG_EDGE_DROP),
-		     0);
+	sf_edges_init(&fx.e, "ack", 256, EVG_EDGE_BACKPRESSURE, out_size,
+		      EVG_EDGE_DROP);
 	conf = conf_for(burst, nak_burst);
 	cr_assert_eq(evg_ack_init(&fx.ctx, &conf), 0);
 	fx.node = (struct evg_node){.ops = &evg_ack_ops, .ctx = &fx.ctx};
@@ -108,11 +81,7 @@ fx_init(unsigned int out_size, uint16_t burst, uint32_t nak_burst)
 static void
 fx_fini(void)
 {
-	evg_edge_fini(&fx.in[0]);
-	evg_edge_fini(&fx.in[1]);
-	evg_edge_fini(&fx.out);
-	cr_assert_eq(rte_mempool_in_use_count(pool), 0, "%u mbufs leaked",
-		     rte_mempool_in_use_count(pool));
+	sf_edges_fini(&fx.e);
 }
 
 static unsigned int
@@ -139,17 +108,13 @@ struct fr {
 static struct rte_mbuf *
 mk(const struct fr *f)
 {
-	struct rte_mbuf *m = rte_pktmbuf_alloc(pool);
-	struct evg_pkt *pkt;
-	char *d;
+	struct rte_mbuf *m = sf_mbuf(0);
+	struct evg_pkt *pkt = evg_pkt(m);
+	char *d = rte_pktmbuf_append(m, 96);
 
-	cr_assert_not_null(m, "pool exhausted");
-	d = rte_pktmbuf_append(m, 96);
 	cr_assert_not_null(d);
 	memset(d, 0xEE, 96);
 	m->port = 0;
-	pkt = evg_pkt(m);
-	memset(pkt, 0, sizeof(*pkt));
 	memcpy(pkt->net.src_mac.addr_bytes, peer_mac, 6);
 	pkt->net.l2_len = 14;
 	pkt->net.l3_len = 20;
@@ -183,7 +148,7 @@ feed(unsigned int in, const struct fr *f)
 {
 	struct rte_mbuf *m = mk(f);
 
-	cr_assert_eq(evg_edge_push(&fx.in[in], &m, 1), 1, "input %u full", in);
+	sf_feed(&fx.e.in[in], m);
 	return m;
 }
 
@@ -293,7 +258,7 @@ expect_reply(const struct rte_mbuf *m, uint8_t type, uint16_t code,
 static unsigned int
 replies(struct rte_mbuf **out, unsigned int max)
 {
-	return evg_edge_pull(&fx.out, out, max);
+	return evg_edge_pull(&fx.e.out, out, max);
 }
 
 Test(ack_stage, accepted_frames_of_one_key_get_one_ack_with_the_last_ack_seq)
@@ -314,7 +279,7 @@ Test(ack_stage, accepted_frames_of_one_key_get_one_ack_with_the_last_ack_seq)
 	cr_assert_eq(C(in), 5);
 	cr_assert_eq(C(acks), 1);
 	cr_assert_eq(C(acks_coalesced), 4);
-	cr_assert_eq(rte_mempool_in_use_count(pool), 1,
+	cr_assert_eq(rte_mempool_in_use_count(sf_pool()), 1,
 		     "the 4 folded frames went back to the pool");
 	rte_pktmbuf_free(out[0]);
 	fx_fini();
@@ -543,7 +508,7 @@ Test(ack_stage, naks_past_the_burst_are_limited_per_source)
 	cr_assert_eq(C(naks_gap), 4);
 	cr_assert_eq(C(naks_limited), 2);
 	cr_assert_eq(out[3], from_other, "another source has its own budget");
-	cr_assert_eq(rte_mempool_in_use_count(pool), 4,
+	cr_assert_eq(rte_mempool_in_use_count(sf_pool()), 4,
 		     "limited frames are freed");
 	rte_pktmbuf_free_bulk(out, 4);
 	fx_fini();
@@ -584,8 +549,8 @@ Test(ack_stage, pull_is_bounded_by_room_on_out_edge)
 	struct rte_mbuf *fill[2], *out[4];
 
 	fx_init(4, 32, NO_LIMIT);
-	cr_assert_eq(rte_pktmbuf_alloc_bulk(pool, fill, 2), 0);
-	cr_assert_eq(evg_edge_push(&fx.out, fill, 2), 2);
+	cr_assert_eq(rte_pktmbuf_alloc_bulk(sf_pool(), fill, 2), 0);
+	cr_assert_eq(evg_edge_push(&fx.e.out, fill, 2), 2);
 	for (unsigned int i = 0; i < 5; i++) {
 		struct fr f = acc(i);
 
@@ -593,8 +558,8 @@ Test(ack_stage, pull_is_bounded_by_room_on_out_edge)
 		feed(0, &f);
 	}
 	cr_assert_eq(poll(), 2, "2 free slots on out: 2 frames");
-	cr_assert_eq(evg_edge_count(&fx.in[0]), 3, "the rest wait");
-	cr_assert_eq(fx.out.stats.dropped, 0, "no reply was dropped");
+	cr_assert_eq(evg_edge_count(&fx.e.in[0]), 3, "the rest wait");
+	cr_assert_eq(fx.e.out.stats.dropped, 0, "no reply was dropped");
 	cr_assert_eq(poll(), 0, "no room: nothing taken");
 	cr_assert_eq(replies(out, 4), 4);
 	expect_reply(out[2], EVG_EVF_ACK, 0, 7, 42, 1);
@@ -621,7 +586,7 @@ Test(ack_stage, replies_reuse_the_frames_mbufs)
 	cr_assert_eq(poll(), RTE_DIM(f));
 	n = replies(out, 8);
 	cr_assert_eq(n, 4, "ACK_NOW, NAK, PING ACK, one coalesced ACK");
-	cr_assert_eq(rte_mempool_in_use_count(pool), n,
+	cr_assert_eq(rte_mempool_in_use_count(sf_pool()), n,
 		     "no mbuf besides the replies");
 	for (unsigned int i = 0; i < n; i++) {
 		bool found = false;
@@ -631,7 +596,7 @@ Test(ack_stage, replies_reuse_the_frames_mbufs)
 		cr_assert(found, "reply %u is in a frame's own mbuf", i);
 	}
 	rte_pktmbuf_free_bulk(out, n);
-	cr_assert_eq(rte_mempool_in_use_count(pool), 0);
+	cr_assert_eq(rte_mempool_in_use_count(sf_pool()), 0);
 	fx_fini();
 }
 
@@ -735,7 +700,7 @@ Test(ack_stage, inputs_are_taken_round_robin)
 
 Test(ack_stage, init_rejects_bad_conf)
 {
-	struct evg_ack_conf ok, c;
+	struct evg_ack_conf ok;
 	static struct evg_ack_ctx ctx; /* 40 KiB: not on the stack */
 
 	fx_init(64, 32, NO_LIMIT);
@@ -743,30 +708,10 @@ Test(ack_stage, init_rejects_bad_conf)
 	cr_assert_eq(evg_ack_init(&ctx, &ok), 0);
 	cr_assert_eq(evg_ack_init(NULL, &ok), -EINVAL);
 	cr_assert_eq(evg_ack_init(&ctx, NULL), -EINVAL);
-	c = ok;
-	c.ifc = NULL;
-	cr_assert_eq(evg_ack_init(&ctx, &c), -EINVAL, "no interface");
-	c = ok;
-	c.nb_ports = 0;
-	cr_assert_eq(evg_ack_init(&ctx, &c), -EINVAL, "no port");
-	c = ok;
-	c.out = NULL;
-	cr_assert_eq(evg_ack_init(&ctx, &c), -EINVAL, "no out edge");
-	c = ok;
-	c.nb_in = 0;
-	cr_assert_eq(evg_ack_init(&ctx, &c), -EINVAL, "no input");
-	c = ok;
-	c.nb_in = EVG_STAGES_MAX_INPUTS + 1;
-	cr_assert_eq(evg_ack_init(&ctx, &c), -EINVAL, "too many inputs");
-	c = ok;
-	c.nb_in = 3;
-	cr_assert_eq(evg_ack_init(&ctx, &c), -EINVAL, "input 2 is NULL");
-	c = ok;
-	c.burst = 0;
-	cr_assert_eq(evg_ack_init(&ctx, &c), -EINVAL, "burst 0");
-	c = ok;
-	c.burst = EVG_BURST_MAX + 1;
-	cr_assert_eq(evg_ack_init(&ctx, &c), -EINVAL, "burst too big");
+	SF_EXPECT_EINVAL(evg_ack_init, &ctx, ok, ifc, NULL);
+	SF_EXPECT_EINVAL(evg_ack_init, &ctx, ok, nb_ports, 0);
+	SF_EXPECT_EINVAL(evg_ack_init, &ctx, ok, out, NULL);
+	SF_EXPECT_EINVAL_INPUTS_AND_BURST(evg_ack_init, &ctx, ok);
 	fx_fini();
 }
 
@@ -783,10 +728,7 @@ Test(ack_stage, counters_are_exported_by_name)
 	struct rte_mbuf *out[2];
 	uint64_t v[RTE_DIM(names)];
 
-	cr_assert_str_eq(ops->name, "ack");
-	cr_assert_eq(ops->nb_counters, RTE_DIM(names));
-	for (unsigned int i = 0; i < RTE_DIM(names); i++)
-		cr_assert_str_eq(ops->counter_names[i], names[i]);
+	sf_expect_counter_names(ops, "ack", names, RTE_DIM(names));
 	fx_init(64, 32, NO_LIMIT);
 	feed(0, &f0);
 	feed(0, &f1);

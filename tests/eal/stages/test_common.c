@@ -17,119 +17,65 @@
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
 
-#include "eal_testutil.h"
 #include "evg_stages.h"
 #include "frame_testutil.h"
+#include "stage_fixture.h"
 
-#define POOL_SIZE 63
 #define PRODUCER 7u
 #define STREAM 42u
 #define OTHER_SRC 0x0a000063u /* 10.0.0.99 */
 #define OTHER_PORT 40099u
 
-static struct rte_mempool *pool;
-
-static const struct evg_net_if ifc = {
-	.mac = {.addr_bytes = {0x02, 0, 0, 0, 0, 0x01}},
-	.ip = RTE_BE32(FT_OUR_IP),
-	.udp_port = EVG_EVF_UDP_PORT,
-};
-
 /* ---- evg_pkt_reply --------------------------------------------------- */
 
-static void
-reply_setup(void)
-{
-	tu_eal_setup();
-	pool = ft_pool_create("common_test", POOL_SIZE, EVG_PKT_PRIV_SIZE);
-}
-
-/* Criterion ignores assertions in .fini; a test that ends early still
- * gets its leak reported, as a crash, by ft_abort_on_leak(). */
-static void
-reply_teardown(void)
-{
-	unsigned int leaked = ft_pool_free(pool);
-
-	tu_eal_teardown();
-	ft_abort_on_leak(leaked);
-}
-
-TestSuite(pkt_reply, .init = reply_setup, .fini = reply_teardown);
-
-static void
-expect_all_returned(void)
-{
-	unsigned int got = rte_mempool_in_use_count(pool);
-
-	cr_assert_eq(got, 0, "%u mbufs still in use", got);
-}
+TestSuite(pkt_reply, .init = sf_setup, .fini = sf_teardown);
 
 /* A one-event DATA frame (PRODUCER, STREAM) from OTHER_SRC:OTHER_PORT,
  * tagged FT_TCI, classified and validated into its evg_pkt as rx does. */
 static struct rte_mbuf *
 received_data(uint64_t seq)
 {
-	uint8_t evf[128];
-	struct ft_udp_spec s = ft_udp_to_us(0);
-	struct ft_frame f;
-	struct rte_mbuf *m;
-	struct evg_pkt *pkt;
-
-	s.plen = ft_evf_data(evf, sizeof(evf), PRODUCER, STREAM, FT_SESSION,
-			     seq, 1);
-	s.payload = evf;
-	s.src_ip = OTHER_SRC;
-	s.sport = OTHER_PORT;
-	s.vlan = FT_TCI;
-	ft_build_udp(&f, &s);
-	m = ft_to_mbuf(pool, &f);
-	pkt = evg_pkt(m);
-	cr_assert_eq(evg_net_classify(&ifc, m, &pkt->net), EVG_NET_CLASS_EVF);
-	cr_assert_eq(evg_evf_validate(rte_pktmbuf_mtod_offset(
-					      m, void *, pkt->net.payload_off),
-				      pkt->net.payload_len, &pkt->hdr),
-		     EVG_EVF_OK);
-	return m;
+	return sf_received_data(OTHER_SRC, OTHER_PORT, PRODUCER, STREAM, seq,
+				1, FT_TCI);
 }
 
 Test(pkt_reply, pkt_reply_answers_the_source_in_the_frame_or_a_fresh_mbuf)
 {
 	struct rte_mbuf *m = received_data(50);
-	struct rte_mbuf *fresh = rte_pktmbuf_alloc(pool);
+	struct rte_mbuf *fresh = rte_pktmbuf_alloc(sf_pool());
 	uint8_t want[EVG_EVF_HDR_LEN];
 
 	cr_assert_not_null(fresh);
-	cr_assert_eq(evg_pkt_reply(&ifc, fresh, evg_pkt(m), EVG_EVF_NAK,
+	cr_assert_eq(evg_pkt_reply(&sf_ifc, fresh, evg_pkt(m), EVG_EVF_NAK,
 				   EVG_EVF_NAK_STORAGE, 49),
 		     0);
 	ft_evf_control(want, EVG_EVF_NAK, EVG_EVF_NAK_STORAGE, PRODUCER, STREAM,
 		       FT_SESSION, 49);
 	ft_check_udp_reply(fresh, FT_TCI, OTHER_SRC, OTHER_PORT, want,
 			   sizeof(want));
-	cr_assert_eq(evg_pkt_reply(&ifc, m, evg_pkt(m), EVG_EVF_ACK, 0, 51), 0);
+	cr_assert_eq(evg_pkt_reply(&sf_ifc, m, evg_pkt(m), EVG_EVF_ACK, 0, 51), 0);
 	ft_evf_control(want, EVG_EVF_ACK, 0, PRODUCER, STREAM, FT_SESSION, 51);
 	ft_check_udp_reply(m, FT_TCI, OTHER_SRC, OTHER_PORT, want,
 			   sizeof(want));
 	rte_pktmbuf_free(fresh);
 	rte_pktmbuf_free(m);
-	expect_all_returned();
+	sf_expect_in_use(0);
 }
 
 Test(pkt_reply, pkt_reply_that_does_not_fit_fails_with_enospc)
 {
 	struct rte_mbuf *m = received_data(1);
-	struct rte_mbuf *tiny = rte_pktmbuf_alloc(pool);
+	struct rte_mbuf *tiny = rte_pktmbuf_alloc(sf_pool());
 
 	cr_assert_not_null(tiny);
 	tiny->data_off = (uint16_t)(tiny->buf_len - 64);
-	cr_assert_eq(evg_pkt_reply(&ifc, tiny, evg_pkt(m), EVG_EVF_NAK,
+	cr_assert_eq(evg_pkt_reply(&sf_ifc, tiny, evg_pkt(m), EVG_EVF_NAK,
 				   EVG_EVF_NAK_BUSY, 1),
 		     -ENOSPC);
 	cr_assert_eq(rte_pktmbuf_data_len(tiny), 0, "mbuf written on error");
 	rte_pktmbuf_free(tiny);
 	rte_pktmbuf_free(m);
-	expect_all_returned();
+	sf_expect_in_use(0);
 }
 
 /* ---- evg_nak_limiter ------------------------------------------------- */

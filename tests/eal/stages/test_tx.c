@@ -16,39 +16,20 @@
 #include <rte_mempool.h>
 #include <rte_ring.h>
 
-#include "eal_testutil.h"
 #include "evg_stages.h"
-
-static struct rte_mempool *pool;
+#include "stage_fixture.h"
 
 static struct {
 	struct rte_ring *rxr, *txr;
 	uint16_t port;
-	struct evg_edge in[2];
+	struct sf_edges e; /* no out edge: the port is tx's output */
 	struct evg_tx_ctx ctx;
 	struct evg_node node;
 } fx;
 
 #define C(name) (fx.ctx.stats.c[EVG_TX_##name])
 
-static void
-setup(void)
-{
-	tu_eal_setup();
-	pool = rte_pktmbuf_pool_create("ttx", 511, 0, EVG_PKT_PRIV_SIZE,
-				       RTE_MBUF_DEFAULT_BUF_SIZE,
-				       SOCKET_ID_ANY);
-	cr_assert_not_null(pool, "pool: %s", rte_strerror(rte_errno));
-}
-
-static void
-teardown(void)
-{
-	rte_mempool_free(pool);
-	tu_eal_teardown();
-}
-
-TestSuite(tx_stage, .init = setup, .fini = teardown);
+TestSuite(tx_stage, .init = sf_setup, .fini = sf_teardown);
 
 /* A started net_ring port whose TX ring holds txr_size frames. */
 static void
@@ -65,13 +46,13 @@ port_init(unsigned int txr_size)
 	cr_assert(fx.rxr != NULL && fx.txr != NULL, "rings: %s",
 		  rte_strerror(rte_errno));
 	port = rte_eth_from_rings("net_ring_ttx", &fx.rxr, 1, &fx.txr, 1,
-			    rte_socket_id());
+				  rte_socket_id());
 	cr_assert_geq(port, 0, "rte_eth_from_rings: %s",
 		      rte_strerror(rte_errno));
 	fx.port = (uint16_t)port;
 	cr_assert_eq(rte_eth_dev_configure(fx.port, 1, 1, &conf), 0);
 	cr_assert_eq(rte_eth_rx_queue_setup(fx.port, 0, 16, rte_socket_id(),
-					    NULL, pool),
+					    NULL, sf_pool()),
 		     0);
 	cr_assert_eq(rte_eth_tx_queue_setup(fx.port, 0, txr_size,
 					    rte_socket_id(), NULL),
@@ -87,15 +68,10 @@ fx_init(unsigned int txr_size, uint16_t burst, uint32_t stall_polls)
 
 	memset(&fx, 0, sizeof(fx));
 	port_init(txr_size);
-	cr_assert_eq(evg_edge_init(&fx.in[0], "tx_in0", 64, SOCKET_ID_ANY,
-				   false, false, EVG_EDGE_DROP),
-		     0);
-	cr_assert_eq(evg_edge_init(&fx.in[1], "tx_in1", 64, SOCKET_ID_ANY,
-				   false, false, EVG_EDGE_DROP),
-		     0);
+	sf_edges_init(&fx.e, "tx", 64, EVG_EDGE_DROP, 0, EVG_EDGE_DROP);
 	conf.port_id = fx.port;
-	conf.in[0] = &fx.in[0];
-	conf.in[1] = &fx.in[1];
+	conf.in[0] = &fx.e.in[0];
+	conf.in[1] = &fx.e.in[1];
 	cr_assert_eq(evg_tx_init(&fx.ctx, &conf), 0);
 	fx.node = (struct evg_node){.ops = &evg_tx_ops, .ctx = &fx.ctx};
 }
@@ -126,10 +102,7 @@ fx_fini(void)
 	wire_free();
 	rte_ring_free(fx.rxr);
 	rte_ring_free(fx.txr);
-	evg_edge_fini(&fx.in[0]);
-	evg_edge_fini(&fx.in[1]);
-	cr_assert_eq(rte_mempool_in_use_count(pool), 0, "%u mbufs leaked",
-		     rte_mempool_in_use_count(pool));
+	sf_edges_fini(&fx.e);
 }
 
 static unsigned int
@@ -148,12 +121,11 @@ drain(void)
 static struct rte_mbuf *
 feed(unsigned int in, uint16_t len)
 {
-	struct rte_mbuf *m = rte_pktmbuf_alloc(pool);
+	struct rte_mbuf *m = sf_mbuf(0);
 
-	cr_assert_not_null(m, "pool exhausted");
 	cr_assert_not_null(rte_pktmbuf_append(m, len));
 	memset(rte_pktmbuf_mtod(m, void *), 0x5A, len);
-	cr_assert_eq(evg_edge_push(&fx.in[in], &m, 1), 1, "input %u full", in);
+	sf_feed(&fx.e.in[in], m);
 	return m;
 }
 
@@ -216,7 +188,8 @@ Test(tx_stage, full_queue_holds_frames_and_sends_them_first_later)
 		b[i] = feed(1, 64);
 	cr_assert_eq(poll(), 0, "queue still full");
 	cr_assert_eq(C(retries), 1);
-	cr_assert_eq(evg_edge_count(&fx.in[1]), 2, "no new frames while held");
+	cr_assert_eq(evg_edge_count(&fx.e.in[1]), 2,
+		     "no new frames while held");
 	expect_wire(a, 4); /* the port drains its queue */
 	cr_assert_eq(poll(), 4, "2 held, then 2 new");
 	want[0] = a[4];
@@ -246,7 +219,7 @@ Test(tx_stage, queue_that_stays_full_drops_held_frames_after_stall_polls)
 	cr_assert_eq(C(dropped), 2);
 	cr_assert_eq(C(retries), 3);
 	cr_assert_eq(C(packets), 4);
-	cr_assert_eq(rte_mempool_in_use_count(pool), 4,
+	cr_assert_eq(rte_mempool_in_use_count(sf_pool()), 4,
 		     "dropped frames freed; the 4 on the wire remain");
 	fx_fini();
 }
@@ -317,27 +290,13 @@ Test(tx_stage, init_rejects_bad_conf)
 
 	fx_init(16, 8, 0);
 	ok.port_id = fx.port;
-	ok.in[0] = &fx.in[0];
+	ok.in[0] = &fx.e.in[0];
 	cr_assert_eq(evg_tx_init(&ctx, &ok), 0);
 	cr_assert_eq(ctx.conf.stall_polls, EVG_TX_STALL_POLLS,
 		     "stall_polls 0 picks the default");
 	cr_assert_eq(evg_tx_init(NULL, &ok), -EINVAL);
 	cr_assert_eq(evg_tx_init(&ctx, NULL), -EINVAL);
-	c = ok;
-	c.nb_in = 0;
-	cr_assert_eq(evg_tx_init(&ctx, &c), -EINVAL, "no input");
-	c = ok;
-	c.nb_in = EVG_STAGES_MAX_INPUTS + 1;
-	cr_assert_eq(evg_tx_init(&ctx, &c), -EINVAL, "too many inputs");
-	c = ok;
-	c.nb_in = 2;
-	cr_assert_eq(evg_tx_init(&ctx, &c), -EINVAL, "input 1 is NULL");
-	c = ok;
-	c.burst = 0;
-	cr_assert_eq(evg_tx_init(&ctx, &c), -EINVAL, "burst 0");
-	c = ok;
-	c.burst = EVG_BURST_MAX + 1;
-	cr_assert_eq(evg_tx_init(&ctx, &c), -EINVAL, "burst too big");
+	SF_EXPECT_EINVAL_INPUTS_AND_BURST(evg_tx_init, &ctx, ok);
 	c = ok;
 	c.port_id = RTE_MAX_ETHPORTS - 1;
 	cr_assert_eq(evg_tx_init(&ctx, &c), -ENODEV, "no such port");
@@ -359,11 +318,8 @@ Test(tx_stage, counters_are_exported_by_name)
 	const struct evg_stage_ops *ops = &evg_tx_ops;
 	uint64_t v[RTE_DIM(names)];
 
-	cr_assert_str_eq(ops->name, "tx");
+	sf_expect_counter_names(ops, "tx", names, RTE_DIM(names));
 	cr_assert_not_null(ops->drain);
-	cr_assert_eq(ops->nb_counters, RTE_DIM(names));
-	for (unsigned int i = 0; i < RTE_DIM(names); i++)
-		cr_assert_str_eq(ops->counter_names[i], names[i]);
 	fx_init(16, 8, 0);
 	feed(0, 70);
 	cr_assert_eq(poll(), 1);
