@@ -6,8 +6,27 @@
 #
 #   scripts/setup-deps.sh             packages + hugepages
 #   EVG_HUGEPAGES=0 scripts/setup-deps.sh   packages only
+#   scripts/setup-deps.sh --perf      also the peers of perf/peers/:
+#                                     redis-server, nats-server, libnats-dev,
+#                                     fio, and gnuplot-nox for plots (unless
+#                                     python3-matplotlib is there already)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
+
+perf=0
+for arg in "$@"; do
+	case $arg in
+	--perf) perf=1 ;;
+	-h | --help)
+		sed -n '2,/^set -euo/{/^#/s/^# \{0,1\}//p}' "$0"
+		exit 0
+		;;
+	*)
+		echo "setup-deps: unknown option '$arg' (expected --perf or --help)" >&2
+		exit 2
+		;;
+	esac
+done
 
 pkgs=(
 	# toolchains: gcc (default build), clang + its runtime (sanitizers, libFuzzer)
@@ -19,9 +38,21 @@ pkgs=(
 	iproute2 iputils-ping arping ethtool fio dpdk-dev
 )
 
+installed() {
+	dpkg-query -W -f='${Status}\n' "$1" 2>/dev/null | grep -q '^install ok installed$'
+}
+
+if ((perf)); then
+	# benchmark peers only (perf/peers/); not needed to build or test
+	pkgs+=(redis-server nats-server libnats-dev) # fio: in the list above
+	if ! installed python3-matplotlib; then
+		pkgs+=(gnuplot-nox)
+	fi
+fi
+
 missing=()
 for p in "${pkgs[@]}"; do
-	if ! dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$'; then
+	if ! installed "$p"; then
 		missing+=("$p")
 	fi
 done
