@@ -8,10 +8,16 @@
 #include <errno.h>
 #include <string.h>
 
-#include <rte_hash_crc.h>
-
 #include "evg_byteorder.h"
 #include "evg_evf.h"
+
+/* The DPDK build takes CRC-32C from rte_hash_crc (hardware when the CPU
+ * has it); the DPDK-free build (libevclient) from crc32c.c. */
+#ifdef EVG_EVF_NO_DPDK
+#include "evf_crc32c.h"
+#else
+#include <rte_hash_crc.h>
+#endif
 
 /* The smallest record is 16 bytes, so a frame capped at the largest UDP
  * payload can never hold more events than the 16-bit count field says. */
@@ -84,6 +90,24 @@ evg_evf_max_event_size(uint32_t frame_len)
 	return (frame_len - EVG_EVF_HDR_LEN - EVG_EVF_REC_HDR_LEN) & ~7u;
 }
 
+#ifdef EVG_EVF_NO_DPDK
+
+static inline uint32_t
+crc_update(uint32_t crc, const uint8_t *p, size_t n)
+{
+	return evg_evf_crc32c_update(crc, p, n);
+}
+
+static inline uint32_t
+crc_zero32(uint32_t crc)
+{
+	static const uint8_t zero[4];
+
+	return evg_evf_crc32c_update(crc, zero, sizeof(zero));
+}
+
+#else
+
 /* Raw CRC-32C update (no init, no final xor), 8 bytes per instruction. */
 static inline uint32_t
 crc_update(uint32_t crc, const uint8_t *p, size_t n)
@@ -103,6 +127,14 @@ crc_update(uint32_t crc, const uint8_t *p, size_t n)
 	return crc;
 }
 
+static inline uint32_t
+crc_zero32(uint32_t crc)
+{
+	return rte_hash_crc_4byte(0, crc);
+}
+
+#endif /* EVG_EVF_NO_DPDK */
+
 uint32_t
 evg_evf_crc32c(const void *data, size_t len)
 {
@@ -116,7 +148,7 @@ evg_evf_frame_crc(const void *frame, size_t len)
 	uint32_t crc;
 
 	crc = crc_update(0xFFFFFFFFu, p, EVG_EVF_CRC_OFF);
-	crc = rte_hash_crc_4byte(0, crc); /* the crc32c field, read as 0 */
+	crc = crc_zero32(crc); /* the crc32c field, read as 0 */
 	crc = crc_update(crc, p + EVG_EVF_HDR_LEN, len - EVG_EVF_HDR_LEN);
 	return crc ^ 0xFFFFFFFFu;
 }
