@@ -23,6 +23,7 @@ import contextlib
 import ctypes
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -103,6 +104,17 @@ class Tap:
         print(f"1..0 # SKIP {why}", flush=True)
         sys.exit(0)
 
+    @classmethod
+    def need_root(cls, why, tools=()):
+        """Skips the whole test unless root and every one of tools is on
+        PATH; why says what root is needed for."""
+        if os.geteuid() != 0:
+            cls.skip_all(f"needs root ({why})")
+        for tool in tools:
+            if shutil.which(tool) is None:
+                cls.skip_all(f"'{tool}' not installed "
+                             "(scripts/setup-deps.sh installs it)")
+
     def finish(self):
         """Prints the plan unless given first; the exit status."""
         if self.planned is None:
@@ -110,17 +122,17 @@ class Tap:
         return 1 if self.failed else 0
 
 
-def run_case(tap, name, fn, ctx, reports=25):
+def run_case(tap, name, fn, ctx, reports=25, last=None):
     """Runs fn(ctx) as one test point: ok (fn's return value, if any, as a
-    note) unless it raises; a Fail prints its message and the report of
-    every process in ctx.runs, anything else its traceback. The processes
-    of ctx.runs are killed either way (a case that failed half-way may
-    leave one)."""
+    note) unless it raises; a Fail prints its message and the report
+    (reports lines a stream) of every process in ctx.runs, or of the last
+    `last` of them, anything else its traceback. The processes of ctx.runs
+    are killed either way (a case that failed half-way may leave one)."""
     try:
         note = fn(ctx)
     except Fail as e:
         tap.result(False, name, str(e))
-        for p in ctx.runs:
+        for p in ctx.runs[-last if last else 0:]:
             diag(p.report(reports))
         return False
     except Exception:
@@ -396,6 +408,47 @@ def udp_socket_in(ns):
     """A UDP socket that lives in namespace ns."""
     with in_netns(ns):
         return socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+
+
+# ---- evgate on the testbed, and its log -----------------------------------
+
+GATE_IP = "10.74.0.2"  # evgate on the host end (scripts/testbed.sh's subnet)
+NS_IP = "10.74.0.1"    # the namespace end: the producers
+READY_LINE = "evgate: ready"
+READY_TIMEOUT = 30.0
+
+
+def evgate_cmd(evgate, tb, prefix, logdir, opts=(), lcores=("-l", "0-1"),
+               eal=()):
+    """evgate's command line on tb's host end (net_af_packet) as
+    GATE_IP/24, with the log in logdir, and why the memory options were
+    chosen (hugepage_args()). --no-pci: port 0 is the af_packet vdev even
+    on a host with a NIC bound to a DPDK driver, which evgate leaves
+    alone. eal: more EAL options; opts: more evgate options."""
+    huge, why = hugepage_args()
+    cmd = ([evgate, *lcores, *huge, "--no-pci", "--file-prefix", prefix,
+            f"--vdev=net_af_packet0,iface={tb.host_if},framecnt=4096", *eal,
+            "--", "--ip", f"{GATE_IP}/24", "--log-dir", logdir, *opts])
+    return cmd, why
+
+
+def start_evgate(procs, cmd, timeout=READY_TIMEOUT):
+    """Starts evgate (stdout and stderr merged) and waits for READY_LINE;
+    raises Abort with the tail of its output when it does not come."""
+    gate = procs.start(cmd, merge=True)
+    if gate.wait_line(READY_LINE, timeout) < 0:
+        raise Abort(f"evgate did not start:\n{gate.report(60, tail=True)}")
+    return gate
+
+
+def evtail_json(evtail, logdir, timeout=60):
+    """`evtail --json logdir`: every record of the log, as dicts; raises
+    Abort when evtail fails."""
+    p = run([evtail, "--json", logdir], timeout=timeout)
+    if p.returncode != 0:
+        raise Abort(f"evtail --json {logdir} -> {p.returncode}: "
+                    f"{p.stdout[-2000:]}")
+    return [json.loads(ln) for ln in p.stdout.splitlines() if ln.strip()]
 
 
 # ---- evgate: telemetry and EAL memory --------------------------------------

@@ -22,7 +22,6 @@ testbed. Cleans up whatever happens, also on SIGINT/SIGTERM: evgate by
 PID, umount (which frees the loop device), the image, the testbed.
 """
 
-import json
 import os
 import shutil
 import signal
@@ -33,13 +32,10 @@ import traceback
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 import taputil  # noqa: E402
-from taputil import Abort, Interrupted, Tap, run  # noqa: E402
+from taputil import GATE_IP, Abort, Interrupted, Tap, run  # noqa: E402
 sys.path.insert(0, os.path.join(taputil.ROOT, "scripts"))
 import evf  # noqa: E402  (scripts/evf.py)
 
-READY_LINE = "evgate: ready"
-GATE_IP = "10.74.0.2"
-NS_IP = "10.74.0.1"
 STORES = ("uring", "psync")
 
 IMAGE_MB = 24
@@ -55,7 +51,6 @@ FULL_WATCH = 5.0            # how long NAK STORAGE / PING replies are awaited
 RESUME_FRAMES = 100         # sent after the space is freed
 RESUME_TIMEOUT = 60.0
 REPLY_TIMEOUT = 0.5
-READY_TIMEOUT = 30.0
 EXIT_TIMEOUT = 10.0
 
 # Telemetry counters (docs/telemetry.md) that must count a full disk.
@@ -259,17 +254,14 @@ def while_full(tap, name, s, tb, prefix, gate):
 
 def check_log(tap, name, evtail, logdir, key, end):
     """Every ACKed event, seqs 0..end-1 of key, once and in order."""
-    p = run([evtail, "--json", logdir], timeout=60)
-    if p.returncode != 0:
+    try:
+        recs = taputil.evtail_json(evtail, logdir)
+    except Abort as e:
         tap.result(False, f"{name}: log_holds_every_acked_event_once_in_seq_order",
-                   f"evtail --json -> {p.returncode}: {p.stdout[-2000:]}")
+                   str(e))
         return
-    seqs = []
-    for ln in p.stdout.splitlines():
-        if ln.strip():
-            r = json.loads(ln)
-            if (r["producer"], r["stream"], r["session"]) == key:
-                seqs.append(r["seq"])
+    seqs = [r["seq"] for r in recs
+            if (r["producer"], r["stream"], r["session"]) == key]
     want = list(range(end))
     diff = ""
     if seqs != want:
@@ -291,15 +283,9 @@ def one_store(tap, procs, name, evgate, evtail, tb, tmp, prefix, disks):
         conf = os.path.join(tmp, "evgate.ini")
         with open(conf, "w") as f:
             f.write(CONFIG.format(store=name))
-        huge, _ = taputil.hugepage_args()
-        cmd = ([evgate, "-l", "0-1"] + huge +
-               ["--no-pci", "--file-prefix", prefix,
-                f"--vdev=net_af_packet0,iface={tb.host_if},framecnt=4096",
-                "--", "--ip", f"{GATE_IP}/24", "--log-dir", disk.log,
-                "--config", conf])
-        gate = procs.start(cmd, merge=True)
-        if gate.wait_line(READY_LINE, READY_TIMEOUT) < 0:
-            raise Abort(f"evgate did not start:\n{gate.report(60, True)}")
+        cmd, _ = taputil.evgate_cmd(evgate, tb, prefix, disk.log,
+                                    ["--config", conf])
+        gate = taputil.start_evgate(procs, cmd)
         disk.fill(FREE_LEFT)
         tap.diag(f"{name}: {disk.free()} bytes free after the filler")
         s = Sender(tb.ns, 21, time.time_ns() // 1000)
@@ -343,11 +329,8 @@ def main(argv):
         if not os.access(prog, os.X_OK):
             print(f"test_enospc: {prog}: not an executable", file=sys.stderr)
             return 2
-    if os.geteuid() != 0:
-        Tap.skip_all("needs root (loop mount, network namespace, af_packet)")
-    for tool in ("mkfs.ext4", "losetup", "mount", "ip", "ethtool", "ping"):
-        if shutil.which(tool) is None:
-            Tap.skip_all(f"'{tool}' not installed")
+    Tap.need_root("loop mount, network namespace, af_packet",
+                  ("mkfs.ext4", "losetup", "mount", "ip", "ethtool", "ping"))
 
     pid = os.getpid()
     tb = taputil.Testbed(f"evgn{pid}")

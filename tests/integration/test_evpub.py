@@ -28,13 +28,9 @@ import traceback
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import taputil  # noqa: E402
-from taputil import Fail, check  # noqa: E402
+from taputil import GATE_IP, NS_IP, check  # noqa: E402
 
-GATE_IP = "10.74.0.2"
-NS_IP = "10.74.0.1"
 PORT = 7470
-READY_LINE = "evgate: ready"
-READY_TIMEOUT = 30.0
 EVPUB_TIMEOUT = 20  # evpub --timeout (s): generous on a loaded machine
 
 
@@ -128,14 +124,8 @@ def case_nothing_listens(ctx):
     return f"exit 1 after {secs:.2f}s: {err.strip()}"
 
 
-def read_log(ctx):
-    p = taputil.run([ctx.evtail, "--json", ctx.logdir], timeout=60)
-    check(p.returncode == 0, f"evtail --json -> {p.returncode}: {p.stdout[-2000:]}")
-    return [json.loads(ln) for ln in p.stdout.splitlines() if ln.strip()]
-
-
 def case_log_holds_every_event_once_in_order(ctx):
-    recs = read_log(ctx)
+    recs = taputil.evtail_json(ctx.evtail, ctx.logdir)
     got = {}
     for r in recs:
         k = (r["producer"], r["stream"], r["session"])
@@ -163,17 +153,11 @@ def start_gate(evgate, tb, prefix, logdir, level, procs):
     conf = os.path.join(logdir, "evpub-test.ini")
     with open(conf, "w") as f:
         f.write(f"[ack]\nlevel = {level}\n")
-    huge, why = taputil.hugepage_args()
-    cmd = ([evgate, "-l", "0-1"] + huge +
-           ["--no-pci", "--file-prefix", prefix,
-            f"--vdev=net_af_packet0,iface={tb.host_if},framecnt=4096",
-            "--", "--ip", f"{GATE_IP}/24", "--log-dir",
-            os.path.join(logdir, "log"), "--config", conf])
+    cmd, why = taputil.evgate_cmd(evgate, tb, prefix,
+                                  os.path.join(logdir, "log"),
+                                  ["--config", conf])
     taputil.diag(f"{why}; ACK level {level}; starting: {' '.join(cmd)}")
-    gate = procs.start(cmd, merge=True)
-    if gate.wait_line(READY_LINE, READY_TIMEOUT) < 0:
-        raise taputil.Abort("evgate did not start:\n" + gate.report(40, tail=True))
-    return gate
+    return taputil.start_evgate(procs, cmd)
 
 
 def run_all(tap, args, tb, prefix, tmp, procs):
@@ -203,11 +187,7 @@ def main(argv):
         return 2
     args = [os.path.abspath(a) for a in argv[1:4]] + [argv[4] if len(argv) > 4 else "synced"]
     tap = taputil.Tap()
-    if os.geteuid() != 0:
-        tap.skip_all("needs root (network namespaces, veth, af_packet)")
-    for tool in ("ip", "ethtool"):
-        if shutil.which(tool) is None:
-            tap.skip_all(f"'{tool}' not installed (scripts/setup-deps.sh installs it)")
+    tap.need_root("network namespaces, veth, af_packet", ("ip", "ethtool"))
     tag = f"evp{os.getpid()}"
     tb = taputil.Testbed(tag)
     procs = taputil.ProcSet()

@@ -23,12 +23,13 @@ import os
 import re
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
-import threading
 import time
-import traceback
+
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+from taputil import (Fail, Interrupted, ProcSet, Tap, check,  # noqa: E402
+                     run_case, signals_raise)
 
 PRODUCERS = 3
 STREAMS = 4
@@ -41,25 +42,6 @@ TS_STEP = 10**6
 RUN_TIMEOUT = 30.0     # a run that reads what is there and exits
 FOLLOW_TIMEOUT = 30.0  # for a follower to print what it should
 EXIT_TIMEOUT = 5.0     # after SIGINT/SIGTERM
-
-STARTED = []  # every process started, for the final check and cleanup
-
-
-class Fail(Exception):
-    """A check failed; the message says which."""
-
-
-class Interrupted(BaseException):
-    pass
-
-
-def on_signal(sig, frame):
-    raise Interrupted(f"signal {sig}")
-
-
-def check(cond, why):
-    if not cond:
-        raise Fail(why)
 
 
 # ---- the pattern -----------------------------------------------------------
@@ -129,89 +111,6 @@ def check_records(recs, indexes, what):
 
 # ---- processes -------------------------------------------------------------
 
-class Proc:
-    """One run; stdout and stderr collected line by line."""
-
-    def __init__(self, cmd):
-        self.cmd = cmd
-        self.out = []
-        self.err = []
-        self.rc = None
-        self.cond = threading.Condition()
-        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
-                                     stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True,
-                                     encoding="utf-8", errors="replace",
-                                     start_new_session=True)
-        STARTED.append(self)
-        self.readers = [
-            threading.Thread(target=self._read, args=(s, l), daemon=True)
-            for s, l in ((self.proc.stdout, self.out),
-                         (self.proc.stderr, self.err))]
-        for t in self.readers:
-            t.start()
-
-    def _read(self, stream, lines):
-        for line in stream:
-            with self.cond:
-                lines.append(line.rstrip("\n"))
-                self.cond.notify_all()
-        with self.cond:
-            self.cond.notify_all()
-
-    def wait_lines(self, n, timeout):
-        """True once stdout has n lines; False on timeout or exit."""
-        deadline = time.monotonic() + timeout
-        with self.cond:
-            while len(self.out) < n:
-                left = deadline - time.monotonic()
-                if left <= 0 or not self.readers[0].is_alive():
-                    return False
-                self.cond.wait(min(left, 0.1))
-            return True
-
-    def signal(self, sig):
-        if self.proc.poll() is None:
-            try:
-                os.kill(self.proc.pid, sig)
-            except ProcessLookupError:
-                pass
-
-    def wait(self, timeout):
-        try:
-            self.rc = self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            return None
-        for t in self.readers:
-            t.join(5)
-        return self.rc
-
-    def kill(self):
-        if self.proc.poll() is None:
-            self.signal(signal.SIGKILL)
-        self.wait(10)
-
-    def gone(self):
-        if self.proc.poll() is None:
-            return False
-        try:
-            os.kill(self.proc.pid, 0)
-        except ProcessLookupError:
-            return True
-        return False
-
-    def report(self):
-        text = [f"command: {' '.join(self.cmd)}", f"exit status: {self.rc}"]
-        with self.cond:
-            for name, lines in (("stdout", self.out), ("stderr", self.err)):
-                shown = lines[:10]
-                text.append(f"{name}: {len(lines)} line(s)")
-                text += [f"  {line}" for line in shown]
-                if len(lines) > len(shown):
-                    text.append("  ...")
-        return "\n".join(text)
-
-
 class Case:
     """One TAP test point; the context for what it runs."""
 
@@ -220,7 +119,7 @@ class Case:
         self.runs = []
 
     def start(self, cmd):
-        p = Proc(cmd)
+        p = self.env.procs.start(cmd)
         self.runs.append(p)
         return p
 
@@ -257,8 +156,9 @@ class Case:
 
 
 class Env:
-    def __init__(self, evtail, writer, tmp):
+    def __init__(self, evtail, writer, tmp, procs):
         self.evtail = evtail
+        self.procs = procs  # every process started, for the final check
         self.writer = writer
         self.tmp = tmp
         self.base = os.path.join(tmp, "base")
@@ -780,35 +680,6 @@ CASES = [
 ]
 
 
-# ---- TAP -------------------------------------------------------------------
-
-def diag(text):
-    for line in str(text).splitlines() or [""]:
-        print(f"# {line}", flush=True)
-
-
-def run_case(n, name, fn, c):
-    try:
-        note = fn(c)
-    except Fail as e:
-        print(f"not ok {n} - {name}", flush=True)
-        diag(str(e))
-        for p in c.runs[-3:]:
-            diag(p.report())
-        return False
-    except Exception:
-        print(f"not ok {n} - {name}", flush=True)
-        diag(traceback.format_exc())
-        return False
-    finally:
-        for p in c.runs:
-            p.kill()
-    print(f"ok {n} - {name}", flush=True)
-    if note:
-        diag(note)
-    return True
-
-
 def main(argv):
     if len(argv) != 3:
         print("usage: test_evtail.py EVTAIL JOURNAL_WRITER", file=sys.stderr)
@@ -818,36 +689,26 @@ def main(argv):
             print(f"test_evtail: {prog}: not an executable", file=sys.stderr)
             return 2
     tmp = tempfile.mkdtemp(prefix="evtail-")
-    env = Env(argv[1], argv[2], tmp)
-    for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
-        signal.signal(sig, on_signal)
-    failed = 0
-    print(f"1..{len(CASES) + 1}", flush=True)
-    try:
-        for n, (name, fn) in enumerate(CASES, 1):
-            if n > 1 and env.full is None:
-                print(f"ok {n} - {name} # SKIP no log to read", flush=True)
-                continue
-            if not run_case(n, name, fn, Case(env)):
-                failed += 1
-        left = [p for p in STARTED if not p.gone()]
-        for p in left:
-            p.kill()
-        n = len(CASES) + 1
-        print(f"{'not ok' if left else 'ok'} {n} - "
-              f"every_process_started_has_exited", flush=True)
-        diag(f"{len(STARTED)} process(es) started")
-        failed += len(left)
-    except Interrupted as e:
-        print(f"Bail out! {e}", flush=True)
-        failed += 1
-    finally:
-        for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
-            signal.signal(sig, signal.SIG_IGN)
-        for p in STARTED:
-            p.kill()
-        shutil.rmtree(tmp, ignore_errors=True)
-    return 1 if failed else 0
+    procs = ProcSet()
+    env = Env(argv[1], argv[2], tmp, procs)
+    tap = Tap()
+    tap.plan(len(CASES) + 1)
+    with signals_raise():
+        try:
+            for name, fn in CASES:
+                if tap.n > 0 and env.full is None:
+                    tap.skip(name, "no log to read")
+                    continue
+                run_case(tap, name, fn, Case(env), reports=10, last=3)
+            left = procs.left()
+            tap.result(not left, "every_process_started_has_exited",
+                       f"{len(procs.started)} process(es) started")
+        except Interrupted as e:
+            tap.bail_out(str(e))
+        finally:
+            procs.kill_all()
+            shutil.rmtree(tmp, ignore_errors=True)
+    return tap.finish()
 
 
 if __name__ == "__main__":

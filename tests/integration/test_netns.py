@@ -12,7 +12,6 @@ the veth pair cannot be created, or when evgate has no data path yet.
 Cleans up whatever happens: evgate by PID, the testbed by name.
 """
 
-import json
 import os
 import re
 import shutil
@@ -24,14 +23,14 @@ import time
 import traceback
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
-from taputil import (ROOT, TELEMETRY_SOCKET, Abort, Interrupted,  # noqa: E402
-                     ProcSet, Tap, Testbed, eal_runtime_dir, hugepage_args,
-                     run, signals_raise, telemetry, udp_socket_in)
+from taputil import (GATE_IP, NS_IP, READY_LINE, READY_TIMEOUT,  # noqa: E402
+                     ROOT, TELEMETRY_SOCKET, Abort, Interrupted, ProcSet, Tap,
+                     Testbed, eal_runtime_dir, evgate_cmd, evtail_json, run,
+                     signals_raise, telemetry, udp_socket_in)
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
 import evf  # noqa: E402  (scripts/evf.py)
 
 # ---- what evgate prints and exports (docs/telemetry.md); fix names here ----
-READY_LINE = "evgate: ready"
 STATS_LINE = "evgate: stats"
 FINAL_LINE = "evgate: final counters"
 TELEMETRY_CMD = "/evgate/stats"
@@ -59,10 +58,7 @@ LAYOUTS = {
 }
 EVTAIL = None  # evtail binary (third argument): the log is checked with it
 
-GATE_IP = "10.74.0.2"
-NS_IP = "10.74.0.1"
 PORT = evf.DEFAULT_PORT
-READY_TIMEOUT = 30.0
 EXIT_TIMEOUT = 10.0
 REPLY_TIMEOUT = 2.0   # for a reply that must come
 SILENCE = 1.0         # how long junk must stay unanswered
@@ -128,11 +124,8 @@ def main(argv):
     layout = argv[2] if len(argv) > 2 else "packed"
     global EVTAIL
     EVTAIL = os.path.abspath(argv[3]) if len(argv) > 3 else None
-    if os.geteuid() != 0:
-        Tap.skip_all("needs root (network namespaces, veth, af_packet)")
-    for tool in ("ip", "ethtool", "ping"):
-        if shutil.which(tool) is None:
-            Tap.skip_all(f"'{tool}' not installed (scripts/setup-deps.sh installs it)")
+    Tap.need_root("network namespaces, veth, af_packet",
+                  ("ip", "ethtool", "ping"))
     if not os.access(evgate_bin, os.X_OK):
         print(f"test_netns: {evgate_bin}: not an executable", file=sys.stderr)
         return 2
@@ -186,16 +179,11 @@ def layout_args(layout, logdir):
 
 
 def run_tests(tap, procs, evgate_bin, tb, prefix, logdir, layout):
-    ns, host_if, ns_if = tb.ns, tb.host_if, tb.ns_if
-    huge, huge_why = hugepage_args()
+    ns, ns_if = tb.ns, tb.ns_if
     lcores, opts = layout_args(layout, logdir)
-    # --no-pci: port 0 is the af_packet vdev even on a host with a NIC
-    # bound to a DPDK driver, and evgate leaves such a NIC alone.
-    cmd = ([evgate_bin] + lcores + huge + ["--no-pci", "--file-prefix", prefix,
-            f"--vdev=net_af_packet0,iface={host_if},framecnt=4096",
-            "--log-level=user1:info"] +
-           ["--", "--ip", f"{GATE_IP}/24", "--stats", "1", "--log-dir", logdir] +
-           opts)
+    cmd, huge_why = evgate_cmd(evgate_bin, tb, prefix, logdir,
+                               ["--stats", "1"] + opts, lcores=lcores,
+                               eal=["--log-level=user1:info"])
     tap.diag(f"{huge_why}; starting: {' '.join(cmd)}")
     gate = procs.start(cmd, merge=True)
 
@@ -366,10 +354,7 @@ def run_tests(tap, procs, evgate_bin, tb, prefix, logdir, layout):
 
 def read_log(logdir):
     """evtail --json of the whole log, as a list of dicts."""
-    p = run([EVTAIL, "--json", logdir], timeout=60)
-    if p.returncode != 0:
-        raise Abort(f"evtail --json {logdir} -> {p.returncode}: {p.stdout}")
-    return [json.loads(ln) for ln in p.stdout.splitlines() if ln.strip()]
+    return evtail_json(EVTAIL, logdir)
 
 
 def check_log(tap, logdir, want_events, name):
