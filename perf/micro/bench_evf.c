@@ -4,7 +4,8 @@
  * per frame, for DATA frames of 1, 8 and 32 events of 64 bytes.
  *
  * Usage: bench_evf [--cpu N] [--seconds S] [--reps R]
- * Prints one JSON object. Each case runs R repetitions of about S/R seconds
+ * Prints one JSON object on stdout (with the CPU it ran on) and a one-line
+ * summary on stderr. Each case runs R repetitions of about S/R seconds
  * over a ring of distinct frames (so branch predictors cannot memorise one
  * frame), and reports the best and median repetition.
  */
@@ -109,6 +110,9 @@ run_case(unsigned int events, double seconds, int reps, int last)
 	       ns[reps / 2], ns[reps / 2] / events, 1e3 / ns[reps / 2],
 	       1e3 * events / ns[reps / 2], len / ns[reps / 2],
 	       (unsigned long long)sink, last ? "" : ",");
+	fprintf(stderr, "%s%u ev/frame %.1f ns/frame %.2f ns/event",
+		events == 1 ? "bench_evf: validate+iterate, " : "; ", events,
+		ns[reps / 2], ns[reps / 2] / events);
 	for (int f = 0; f < NB_FRAMES; f++)
 		free(frames[f]);
 }
@@ -181,6 +185,7 @@ main(int argc, char **argv)
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 		run_case(cases[i], seconds, reps,
 			 i + 1 == sizeof(cases) / sizeof(cases[0]));
-	printf("  ]\n}\n");
+	printf("  ],\n  \"cpu_ran\": %d\n}\n", sched_getcpu());
+	fprintf(stderr, " (median, CPU %d)\n", sched_getcpu());
 	return 0;
 }
