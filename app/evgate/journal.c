@@ -21,8 +21,12 @@ int
 app_journal_open(struct app *app, char *err, size_t errlen)
 {
 	const struct evg_cfg *cfg = &app->cfg;
+	/* [log] fault_injection (testing): the same store behind the
+	 * wrapper that /evgate/fault arms; off, the wrapper is not there. */
 	const char *store =
-		cfg->store == EVG_CFG_STORE_URING ? "uring" : "psync";
+		cfg->store == EVG_CFG_STORE_URING
+			? (cfg->fault_injection ? "fault-uring" : "uring")
+			: (cfg->fault_injection ? "fault-psync" : "psync");
 	struct evg_journal_conf jc = {
 		.dir = cfg->log_dir,
 		.store = evg_store_find(store),

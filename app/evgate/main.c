@@ -148,7 +148,9 @@ setup_port(struct app *app, char *err, size_t errlen)
 		.tx_desc = app->cfg.tx_desc,
 		.promiscuous = app->cfg.promiscuous,
 		.link_wait_ms = app->cfg.link_wait_ms,
+		.mtu = app->cfg.mtu,
 	};
+	const uint16_t room = EVG_PORT_DATA_ROOM(app->cfg.mtu);
 	uint16_t nb = rte_eth_dev_count_avail();
 	int socket;
 	int rc;
@@ -171,14 +173,21 @@ setup_port(struct app *app, char *err, size_t errlen)
 		socket = 0;
 	app->pool = evg_port_pool_create("evg_pool0", app->cfg.mbufs,
 					 app->cfg.mbuf_cache, EVG_PKT_PRIV_SIZE,
-					 socket);
+					 room, socket);
 	if (app->pool == NULL) {
 		snprintf(err, errlen,
-			 "[port] mbufs = %u: cannot create the mbuf pool on "
-			 "socket %d: %s (hugepages reserved?)",
-			 app->cfg.mbufs, socket, rte_strerror(rte_errno));
+			 "[port] mbufs = %u: cannot create the mbuf pool of "
+			 "%u-byte buffers ([port] mtu = %u) on socket %d: %s "
+			 "(hugepages reserved?)",
+			 app->cfg.mbufs, room, app->cfg.mtu, socket,
+			 rte_strerror(rte_errno));
 		return -ENOMEM;
 	}
+	printf("evgate: mbuf pool: %u mbufs x %u-byte data room ([port] mtu "
+	       "= %u), %.1f MiB on socket %d\n",
+	       app->cfg.mbufs, room, app->cfg.mtu,
+	       (double)evg_port_pool_bytes(app->pool) / (1024.0 * 1024.0),
+	       socket);
 	rc = evg_port_setup(app->port_id, &pc, app->pool, &app->port, err,
 			    errlen);
 	if (rc < 0)

@@ -2,11 +2,15 @@
 /*
  * /evgate/... telemetry commands (docs/telemetry.md). They run on DPDK's
  * telemetry thread and only read: counters are summed on demand, exactly
- * as for the --stats line.
+ * as for the --stats line. The one exception, /evgate/fault (testing
+ * only), writes the fault stores' atomic arm words, nothing else.
  */
+#include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <rte_ether.h>
 #include <rte_telemetry.h>
@@ -171,6 +175,102 @@ cmd_config(const char *cmd __rte_unused, const char *params __rte_unused,
 	rte_tel_data_add_dict_string(
 		d, "sync",
 		cfg->sync == EVG_CFG_SYNC_DSYNC ? "dsync" : "fdatasync");
+	rte_tel_data_add_dict_string(d, "fault_injection",
+				     cfg->fault_injection ? "on" : "off");
+	return 0;
+}
+
+/* "eio", "enospc" or "off", optionally ",N" (N >= 1 operations): the
+ * -errno (0 for off) and count (0: until off); -EINVAL otherwise. */
+static int
+fault_parse(const char *params, int *err, uint32_t *count)
+{
+	const char *comma = strchr(params, ',');
+	size_t len = comma ? (size_t)(comma - params) : strlen(params);
+	unsigned long n = 0;
+	char *end;
+
+	if (len == 3 && strncmp(params, "eio", 3) == 0)
+		*err = -EIO;
+	else if (len == 6 && strncmp(params, "enospc", 6) == 0)
+		*err = -ENOSPC;
+	else if (len == 3 && strncmp(params, "off", 3) == 0 && comma == NULL)
+		*err = 0;
+	else
+		return -EINVAL;
+	if (comma != NULL) {
+		errno = 0;
+		n = strtoul(comma + 1, &end, 10);
+		if (!isdigit((unsigned char)comma[1]) || *end != '\0' ||
+		    errno != 0 || n == 0 || n > UINT32_MAX)
+			return -EINVAL;
+	}
+	*count = (uint32_t)n;
+	return 0;
+}
+
+/* The fault state summed over the partitions' stores: the error of the
+ * first armed one, operations left (-1: until off), failures so far. */
+static void
+fault_answer(struct evg_journal *j, struct rte_tel_data *d)
+{
+	struct evg_store_fault_state s;
+	int err = 0;
+	int64_t left = 0;
+	uint64_t injected = 0;
+
+	for (uint32_t p = 0; p < tel_app->cfg.partitions; p++) {
+		if (evg_store_fault_get(evg_journal_store(j, p), &s) < 0)
+			continue;
+		injected += s.injected;
+		if (s.err == 0)
+			continue;
+		err = err != 0 ? err : s.err;
+		left = left < 0 || s.left == 0 ? -1 : left + s.left;
+	}
+	rte_tel_data_add_dict_string(d, "fault",
+				     err == -EIO	? "eio"
+				     : err == -ENOSPC ? "enospc"
+				     : err == 0	? "off"
+							: "other");
+	rte_tel_data_add_dict_int(d, "left", left > INT_MAX ? INT_MAX : (int)left);
+	rte_tel_data_add_dict_u64(d, "injected", injected);
+	rte_tel_data_add_dict_int(d, "partitions",
+				  (int)tel_app->cfg.partitions);
+}
+
+/* Arms (or disarms) every partition's store with the same fault, each
+ * for N operations of its own; no parameter only answers the state. */
+static int
+cmd_fault(const char *cmd __rte_unused, const char *params,
+	  struct rte_tel_data *d)
+{
+	struct evg_journal *j = tel_app->journal;
+	uint32_t count = 0;
+	int err = 0;
+
+	rte_tel_data_start_dict(d);
+	if (!tel_app->cfg.fault_injection || j == NULL) {
+		rte_tel_data_add_dict_string(
+			d, "error",
+			"[log] fault_injection = off: the log has no fault "
+			"injection (a key for testing only)");
+		return 0;
+	}
+	if (params != NULL && *params != '\0') {
+		if (fault_parse(params, &err, &count) < 0) {
+			rte_tel_data_add_dict_string(
+				d, "error",
+				"expected eio, enospc or off, eio and enospc "
+				"optionally followed by ,N (N >= 1 operations)");
+			return 0;
+		}
+		for (uint32_t p = 0; p < tel_app->cfg.partitions; p++)
+			if (evg_store_fault_set(evg_journal_store(j, p), err,
+						count) < 0)
+				return -EINVAL; /* a bug: not a fault store */
+	}
+	fault_answer(j, d);
 	return 0;
 }
 
@@ -197,6 +297,9 @@ app_telemetry_register(const struct app *app)
 		 "Sequencer keys per shard. No parameters"},
 		{"/evgate/config", cmd_config,
 		 "The running configuration. No parameters"},
+		{"/evgate/fault", cmd_fault,
+		 "Testing ([log] fault_injection): fail log writes. "
+		 "Parameter: eio, enospc, off, eio,N, enospc,N; none: state"},
 	};
 	int rc;
 

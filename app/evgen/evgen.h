@@ -23,6 +23,7 @@
 #include <rte_mempool.h>
 
 #include "evg_evf.h"
+#include "evg_port.h"
 #include "hist.h"
 #include "mix.h"
 
@@ -31,9 +32,9 @@
 #define EVGEN_PCAP_VDEV "net_pcap_evgen0"
 #define EVGEN_EXIT_CONFIG 2
 #define EVGEN_MAX_STREAMS (1u << 20) /* producers x streams */
-/* A frame fits one mbuf of RTE_MBUF_DEFAULT_DATAROOM (2048) bytes with
- * its 14-byte Ethernet header: no chained mbufs on either side. */
-#define EVGEN_MAX_MTU (RTE_MBUF_DEFAULT_DATAROOM - RTE_ETHER_HDR_LEN)
+/* Jumbo frames: the pool's mbufs get EVG_PORT_DATA_ROOM(--mtu) bytes, so
+ * a frame and its Ethernet header fit one mbuf: no chained mbufs. */
+#define EVGEN_MAX_MTU EVG_PORT_MTU_MAX
 
 /* Ways evgen breaks a malformed frame, in turn; each is named by the
  * evf verdict the receiver must report (evg_evf_verdict_name()). */

@@ -152,7 +152,7 @@ build(struct evgen *g, struct evgen_stream *st, struct rte_mbuf *m,
 		h.seq = st->next_seq + g->o.batch;
 	else if (k == EVGEN_KIND_STALE)
 		h.seq = 0;
-	/* --mtu is at most EVGEN_MAX_MTU, so the frame fits the mbuf */
+	/* the pool's data room is EVG_PORT_DATA_ROOM(--mtu): the frame fits */
 	if (rte_pktmbuf_tailroom(m) < HDRS_LEN + g->o.mtu - 28u ||
 	    evg_evf_builder_init(&b, p + HDRS_LEN, g->o.mtu - 28u, &h) < 0)
 		return 0;

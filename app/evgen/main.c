@@ -99,7 +99,9 @@ setup_port(struct evgen *g, char *err, size_t errlen)
 		.rx_queues = 1,
 		.tx_queues = 1,
 		.link_wait_ms = g->o.pcap_out != NULL ? 0 : g->o.link_wait_ms,
+		.mtu = (uint16_t)g->o.mtu,
 	};
+	const uint16_t room = EVG_PORT_DATA_ROOM(g->o.mtu);
 	struct evg_port_info info;
 	int rc;
 
@@ -119,8 +121,10 @@ setup_port(struct evgen *g, char *err, size_t errlen)
 		g->port_id =
 			rte_eth_find_next_owned_by(0, RTE_ETH_DEV_NO_OWNER);
 	}
-	g->pool =
-		evg_port_pool_create("evgen_pool", 8191, 256, 0, SOCKET_ID_ANY);
+	/* Fewer mbufs when jumbo: 4095 x 9216 bytes is 38 MiB, 8191 x 2048 19 */
+	g->pool = evg_port_pool_create(
+		"evgen_pool", room > RTE_MBUF_DEFAULT_DATAROOM ? 4095 : 8191,
+		256, 0, room, SOCKET_ID_ANY);
 	if (g->pool == NULL) {
 		snprintf(err, errlen, "cannot create the mbuf pool: %s",
 			 rte_strerror(rte_errno));

@@ -29,18 +29,49 @@
  * same ops registered (the ring mempool driver, as in every DPDK build). */
 #define EVG_PORT_POOL_OPS "ring_mp_mc"
 
+/* The largest IP MTU a port is set up with (jumbo frames). */
+#define EVG_PORT_MTU_MAX 9000u
+/* What a frame of IP MTU mtu may carry around its IP packet in an RX
+ * buffer: Ethernet header, two VLAN tags, and the CRC a PMD may keep. */
+#define EVG_PORT_L2_OVERHEAD \
+	(RTE_ETHER_HDR_LEN + 2 * RTE_VLAN_HLEN + RTE_ETHER_CRC_LEN)
+/*
+ * The mbuf data room (after the headroom) that holds a whole frame of IP
+ * MTU mtu in one mbuf, so that RX never scatters: mtu plus the L2
+ * overhead, in whole KiB, and never below DPDK's default (2048). 1500:
+ * 2048, 9000: 9216. A constant expression, for static asserts.
+ */
+#define EVG_PORT_DATA_ROOM(mtu)                                    \
+	((mtu) + EVG_PORT_L2_OVERHEAD <= RTE_MBUF_DEFAULT_DATAROOM \
+		 ? RTE_MBUF_DEFAULT_DATAROOM                       \
+		 : ((mtu) + EVG_PORT_L2_OVERHEAD + 1023u) / 1024u * 1024u)
+
 /*
  * Create a pool of n mbufs on NUMA socket socket_id (SOCKET_ID_ANY for any)
  * with a per-lcore cache of cache mbufs, priv_size bytes of private area
- * after each struct rte_mbuf (rounded up to RTE_MBUF_PRIV_ALIGN) and a data
- * room of RTE_MBUF_DEFAULT_BUF_SIZE, using EVG_PORT_POOL_OPS. n is best
- * 2^k - 1. Returns the pool, or NULL with rte_errno set (EINVAL for a cache
- * too large for n, EEXIST for a name in use, ENOMEM, ENOENT when the ops
- * are not registered); the failure is logged.
+ * after each struct rte_mbuf (rounded up to RTE_MBUF_PRIV_ALIGN) and
+ * data_room bytes of data after RTE_PKTMBUF_HEADROOM (0: DPDK's default,
+ * RTE_MBUF_DEFAULT_DATAROOM; EVG_PORT_DATA_ROOM(mtu) for a port MTU),
+ * using EVG_PORT_POOL_OPS. n is best 2^k - 1. Returns the pool, or NULL
+ * with rte_errno set (EINVAL for a cache too large for n or a data room
+ * above 65535 with the headroom, EEXIST for a name in use, ENOMEM, ENOENT
+ * when the ops are not registered); the failure is logged.
  */
 struct rte_mempool *evg_port_pool_create(const char *name, unsigned int n,
 					 unsigned int cache, uint16_t priv_size,
-					 int socket_id);
+					 uint16_t data_room, int socket_id);
+
+/* Bytes of memory a pool made by evg_port_pool_create() takes (objects,
+ * headers and padding, without the per-lcore caches). */
+size_t evg_port_pool_bytes(const struct rte_mempool *mp);
+
+/*
+ * The largest IP MTU the device accepts, as ethdev computes it from
+ * dev_info: max_mtu, and max_rx_pktlen less the device's L2 overhead
+ * (max_rx_pktlen - max_mtu when the PMD gives both, else Ethernet header
+ * and CRC). 1500 for a PMD reporting max_rx_pktlen 1518 alone.
+ */
+uint32_t evg_port_mtu_max(const struct rte_eth_dev_info *dev);
 
 /* What the application asks of a port. */
 struct evg_port_conf {
@@ -51,6 +82,8 @@ struct evg_port_conf {
 	bool promiscuous;      /* a PMD that refuses it gives a warning */
 	uint32_t link_wait_ms; /* wait this long for link up after start;
 				* 0 = don't wait, just read the state */
+	uint16_t mtu;	       /* IP MTU, 68 to EVG_PORT_MTU_MAX; 0 = leave
+				* the device's (1500 in DPDK) */
 };
 
 /* What the port got. */
@@ -75,6 +108,9 @@ struct evg_port_info {
 	bool promiscuous;
 	bool link_up;
 	uint32_t link_speed; /* Mb/s, 0 unknown */
+	/* rte_eth_dev_get_mtu() after start; the largest frame RX takes
+	 * whole is the pool's data room, whatever the MTU */
+	uint16_t mtu;
 	/* Empty, or one line: what was reduced or refused and why, e.g.
 	 * "port 0 (net_ring_r0, net_ring): no RSS over IPv4/UDP; using 1 RX
 	 * queue instead of 4". Several reasons are joined by "; ". Each is
@@ -90,6 +126,13 @@ struct evg_port_info {
  *   RX queue and a warning when it offers neither, or when it advertises
  *   RSS but its configure refuses it;
  * - the RX IPv4 checksum offload when the PMD has it (never required);
+ * - the MTU (rxmode.mtu) when conf->mtu is not 0: refused (-EINVAL) when
+ *   the pool's data room cannot hold a frame of that MTU plus
+ *   EVG_PORT_L2_OVERHEAD in one mbuf (scattered RX stays off), or when it
+ *   is outside the device's min_mtu..evg_port_mtu_max(); except that
+ *   net_memif and net_af_packet, which report the Ethernet maximum but
+ *   receive frames up to their buffer sizes, keep their MTU with a
+ *   warning (docs/ports.md);
  * - descriptors per queue adjusted to the PMD's limits; every RX queue
  *   takes its mbufs from pool (which should hold more mbufs than all RX
  *   descriptors together, or a warning says RX may starve);

@@ -43,27 +43,59 @@ struct port_ctx {
 	size_t errlen;
 };
 
+/*
+ * Drivers that report the Ethernet maximum (max_rx_pktlen 1518) but take
+ * frames up to their own buffer sizes: memif chains its buffers into the
+ * mbuf, af_packet receives what the kernel interface's MTU and framesz
+ * let through. Their ethdev MTU is advisory; a larger one is a warning.
+ */
+static const char *const port_mtu_advisory[] = {"net_memif", "net_af_packet"};
+
 struct rte_mempool *
 evg_port_pool_create(const char *name, unsigned int n, unsigned int cache,
-		     uint16_t priv_size, int socket_id)
+		     uint16_t priv_size, uint16_t data_room, int socket_id)
 {
 	uint16_t priv = RTE_ALIGN_CEIL(priv_size, RTE_MBUF_PRIV_ALIGN);
+	uint32_t room = data_room != 0 ? data_room : RTE_MBUF_DEFAULT_DATAROOM;
 	struct rte_mempool *mp;
 
-	if (name == NULL || priv < priv_size) {
+	if (name == NULL || priv < priv_size ||
+	    room + RTE_PKTMBUF_HEADROOM > UINT16_MAX) {
 		rte_errno = EINVAL;
 		return NULL;
 	}
-	mp = rte_pktmbuf_pool_create_by_ops(name, n, cache, priv,
-					    RTE_MBUF_DEFAULT_BUF_SIZE,
-					    socket_id, EVG_PORT_POOL_OPS);
+	mp = rte_pktmbuf_pool_create_by_ops(
+		name, n, cache, priv, (uint16_t)(room + RTE_PKTMBUF_HEADROOM),
+		socket_id, EVG_PORT_POOL_OPS);
 	if (mp == NULL)
 		PORT_LOG(ERR,
-			 "mbuf pool %s (%u mbufs, cache %u, priv %u, socket "
-			 "%d, ops %s): %s",
-			 name, n, cache, priv, socket_id, EVG_PORT_POOL_OPS,
-			 rte_strerror(rte_errno));
+			 "mbuf pool %s (%u mbufs of %u bytes, cache %u, priv "
+			 "%u, socket %d, ops %s): %s",
+			 name, n, room, cache, priv, socket_id,
+			 EVG_PORT_POOL_OPS, rte_strerror(rte_errno));
 	return mp;
+}
+
+size_t
+evg_port_pool_bytes(const struct rte_mempool *mp)
+{
+	size_t obj = (size_t)mp->header_size + mp->elt_size + mp->trailer_size;
+
+	return obj * mp->size + sizeof(*mp);
+}
+
+uint32_t
+evg_port_mtu_max(const struct rte_eth_dev_info *dev)
+{
+	uint32_t overhead = RTE_ETHER_HDR_LEN + RTE_ETHER_CRC_LEN;
+	uint32_t max = dev->max_mtu;
+
+	/* ethdev's eth_dev_get_overhead_len() */
+	if (dev->max_mtu != UINT16_MAX && dev->max_rx_pktlen > dev->max_mtu)
+		overhead = dev->max_rx_pktlen - dev->max_mtu;
+	if (dev->max_rx_pktlen < overhead)
+		return 0;
+	return RTE_MIN(max, dev->max_rx_pktlen - overhead);
 }
 
 static int port_fail(struct port_ctx *c, int ret, const char *fmt, ...)
@@ -178,8 +210,58 @@ port_plan_rx(struct port_ctx *c)
 	info->tx_offloads = c->eth.txmode.offloads;
 }
 
+static bool
+port_mtu_is_advisory(const struct port_ctx *c)
+{
+	for (size_t i = 0; i < RTE_DIM(port_mtu_advisory); i++)
+		if (strcmp(c->info->driver, port_mtu_advisory[i]) == 0)
+			return true;
+	return false;
+}
+
+/* One frame of the MTU in one mbuf, and an MTU the device takes. */
 static int
-port_plan(struct port_ctx *c, const struct rte_mempool *pool)
+port_plan_mtu(struct port_ctx *c, struct rte_mempool *pool)
+{
+	uint32_t mtu = c->conf->mtu;
+	uint32_t room = rte_pktmbuf_data_room_size(pool) - RTE_PKTMBUF_HEADROOM;
+	uint32_t max = evg_port_mtu_max(&c->dev);
+
+	if (mtu == 0)
+		return 0;
+	if (mtu > EVG_PORT_MTU_MAX || mtu + EVG_PORT_L2_OVERHEAD > room)
+		return port_fail(c, -EINVAL,
+				 "%s: mtu %u: expected at most %u (pool %s has "
+				 "a %u-byte data room; RX does not scatter)",
+				 c->who, mtu,
+				 RTE_MIN(EVG_PORT_MTU_MAX,
+					 room > EVG_PORT_L2_OVERHEAD
+						 ? room - EVG_PORT_L2_OVERHEAD
+						 : 0),
+				 pool->name, room);
+	if (mtu < c->dev.min_mtu)
+		return port_fail(c, -EINVAL,
+				 "%s: mtu %u: expected at least %u (the "
+				 "device's minimum)",
+				 c->who, mtu, c->dev.min_mtu);
+	if (mtu > max && port_mtu_is_advisory(c)) {
+		port_warn(c,
+			  "device MTU stays at most %u; frames up to mtu %u "
+			  "still arrive whole if its buffers take them",
+			  max, mtu);
+		return 0;
+	}
+	if (mtu > max)
+		return port_fail(c, -EINVAL,
+				 "%s: mtu %u: expected at most %u (the "
+				 "device's maximum; max_rx_pktlen %u)",
+				 c->who, mtu, max, c->dev.max_rx_pktlen);
+	c->eth.rxmode.mtu = mtu;
+	return 0;
+}
+
+static int
+port_plan(struct port_ctx *c, struct rte_mempool *pool)
 {
 	const struct evg_port_conf *conf = c->conf;
 
@@ -197,7 +279,7 @@ port_plan(struct port_ctx *c, const struct rte_mempool *pool)
 	memset(&c->eth, 0, sizeof(c->eth));
 	port_plan_rx(c);
 	c->info->tx_queues = conf->tx_queues;
-	return 0;
+	return port_plan_mtu(c, pool);
 }
 
 /* rte_eth_dev_configure(), stopping the port first if it runs. */
@@ -360,6 +442,8 @@ port_after_start(struct port_ctx *c)
 				  rte_strerror(-ret));
 	}
 	info->promiscuous = rte_eth_promiscuous_get(c->port_id) == 1;
+	if (rte_eth_dev_get_mtu(c->port_id, &info->mtu) != 0)
+		info->mtu = 0;
 	ret = rte_eth_macaddr_get(c->port_id, &info->mac);
 	if (ret != 0) {
 		memset(&info->mac, 0, sizeof(info->mac));
@@ -413,10 +497,10 @@ evg_port_setup(uint16_t port_id, const struct evg_port_conf *conf,
 	port_after_start(&c);
 	PORT_LOG(INFO,
 		 "%s: started, socket %d, %u RX queue(s) x %u, %u TX queue(s) "
-		 "x %u, RSS %s (0x%" PRIx64 "), link %s %u Mb/s",
+		 "x %u, RSS %s (0x%" PRIx64 "), MTU %u, link %s %u Mb/s",
 		 c.who, c.info->socket_id, c.info->rx_queues, c.info->rx_desc,
 		 c.info->tx_queues, c.info->tx_desc, c.info->rss ? "on" : "off",
-		 c.info->rss_hf, c.info->link_up ? "up" : "down",
+		 c.info->rss_hf, c.info->mtu, c.info->link_up ? "up" : "down",
 		 c.info->link_speed);
 	return 0;
 }

@@ -14,6 +14,9 @@ evg_store_find(const char *name)
 		&evg_store_uring_ops,
 		&evg_store_psync_ops,
 		&evg_store_mem_ops,
+		&evg_store_fault_uring_ops,
+		&evg_store_fault_psync_ops,
+		&evg_store_fault_mem_ops,
 	};
 
 	if (name == NULL)

@@ -40,37 +40,20 @@
 #define MBUFS_MIN 1023
 #define OPT_KEY 256 /* getopt value of keys[i].opt: OPT_KEY + i */
 
-/*
- * The journal appends a frame's events in one batch, so [log] batch_kb
- * must hold the records of the largest frame evgate can take, or that
- * frame would wait in the journal stage forever (-EMSGSIZE).
- *
- * The largest frame: drivers/port gives every mbuf a data room of
- * RTE_MBUF_DEFAULT_DATAROOM bytes and lib/net drops frames of more than
- * one mbuf, whatever the MTU, so Ethernet, IPv4 and UDP headers and the
- * EVF/1 frame fit in it; EVF records fill a frame in multiples of 8.
- * Each EVF record (16 + align8(size) bytes) becomes a journal record of
- * 64 + align8(size) bytes, so the most events (all but one empty) take
- * the most: the frame's record bytes plus 48 a record, plus the batch
- * header. With a 2048-byte data room: 64 + 1960 + 122 x 48 = 7880 bytes.
- */
-#define FRAME_MAX                                                     \
-	((RTE_MBUF_DEFAULT_DATAROOM - RTE_ETHER_HDR_LEN -             \
-	  sizeof(struct rte_ipv4_hdr) - sizeof(struct rte_udp_hdr)) & \
-	 ~(size_t)7)
-#define FRAME_RECS_MAX ((FRAME_MAX - EVG_EVF_HDR_LEN) / EVG_EVF_REC_HDR_LEN)
-#define BATCH_MIN_BYTES                                              \
-	(EVG_JOURNAL_BATCH_HDR_LEN + (FRAME_MAX - EVG_EVF_HDR_LEN) + \
-	 FRAME_RECS_MAX * (EVG_JOURNAL_REC_HDR_LEN - EVG_EVF_REC_HDR_LEN))
-#define BATCH_KB_MIN ((BATCH_MIN_BYTES + 1023) / 1024)
+/* The smallest batch_kb any [port] mtu allows; validation checks the
+ * one of the configured MTU (cfg_priv.h says why and how). */
+#define BATCH_KB_MIN CFG_BATCH_KB_MIN(RTE_ETHER_MIN_MTU)
 
 _Static_assert(EVG_CFG_VALUE_MAX == CFG_VALUE_LEN, "value limit drifted");
 _Static_assert(sizeof(enum evg_cfg_ack) == sizeof(uint32_t), "enum size");
 /* DPDK refuses a mempool whose cache exceeds 2/3 of its size; the ranges
  * of mbufs and mbuf_cache rule that out. */
 _Static_assert(RTE_MEMPOOL_CACHE_MAX_SIZE * 3 / 2 <= MBUFS_MIN, "mbufs_min");
-_Static_assert(RTE_MBUF_DEFAULT_DATAROOM != 2048 || BATCH_MIN_BYTES == 7880,
-	       "the figures above and in docs/configuration.md");
+_Static_assert(RTE_MBUF_DEFAULT_DATAROOM != 2048 ||
+		       (CFG_BATCH_MIN_BYTES(1500) == 7880 &&
+			CFG_BATCH_MIN_BYTES(9000) == 36552 &&
+			BATCH_KB_MIN == 8),
+	       "the figures in cfg_priv.h and docs/configuration.md");
 _Static_assert(sizeof(enum evg_cfg_ring_full) == sizeof(uint32_t), "enum");
 _Static_assert(sizeof(enum evg_cfg_store) == sizeof(uint32_t), "enum");
 _Static_assert(sizeof(enum evg_cfg_sync) == sizeof(uint32_t), "enum");
@@ -102,6 +85,9 @@ static const struct cfg_key keys[] = {
 	{KEY("port", "link_wait_ms", K_UINT, link_wait_ms), .lo = 0,
 	 .hi = 60000},
 	{KEY("port", "promiscuous", K_BOOL, promiscuous)},
+	{KEY("port", "mtu", K_UINT, mtu), .lo = RTE_ETHER_MIN_MTU,
+	 .hi = EVG_PORT_MTU_MAX,
+	 OPT("mtu", "N", "IP MTU of port 0; jumbo frames up to 9000")},
 	{KEY("pipeline", "burst", K_UINT, burst), .lo = 1, .hi = 256},
 	{KEY("pipeline", "ring_size", K_POW2, ring_size), .lo = 64,
 	 .hi = 65536},
@@ -137,6 +123,7 @@ static const struct cfg_key keys[] = {
 	 .hi = 876000},
 	{KEY("log", "store", K_ENUM, store), .names = store_names},
 	{KEY("log", "sync", K_ENUM, sync), .names = sync_names},
+	{KEY("log", "fault_injection", K_BOOL, fault_injection)},
 	{KEY("stats", "interval", K_UINT, stats_interval_s), .lo = 0,
 	 .hi = 86400,
 	 OPT("stats", "SECONDS", "print a summary line every SECONDS, 0: off")},
@@ -696,6 +683,14 @@ evg_cfg_validate(const struct evg_cfg *cfg, char *err, size_t errlen)
 			"[pipeline] seq_lcores: %u lcores, expected at most "
 			"seq_shards = %u (one shard per sequencer lcore)",
 			cfg->seq_lcores.n, cfg->seq_shards);
+	if (cfg->batch_kb < evg_cfg_batch_kb_min(cfg->mtu))
+		return evg_cfg_fail(
+			err, errlen, -EINVAL,
+			"[log] batch_kb = %u: expected at least %u with [port] "
+			"mtu = %u (a batch must hold the records of the "
+			"largest frame evgate can receive)",
+			cfg->batch_kb, evg_cfg_batch_kb_min(cfg->mtu),
+			cfg->mtu);
 	if (cfg->burst >= cfg->ring_size)
 		return evg_cfg_fail(err, errlen, -EINVAL,
 				    "[pipeline] burst = %u: expected less than "
@@ -783,6 +778,14 @@ evg_cfg_usage(FILE *f, const char *prog)
 		"  %s -l 0-1 --vdev=net_af_packet0,iface=veth0 -- "
 		"--ip 10.74.0.2/24\n",
 		prog, prog);
+}
+
+uint32_t
+evg_cfg_batch_kb_min(uint32_t mtu)
+{
+	if (mtu < RTE_ETHER_MIN_MTU || mtu > EVG_PORT_MTU_MAX)
+		return 0;
+	return CFG_BATCH_KB_MIN(mtu);
 }
 
 const char *

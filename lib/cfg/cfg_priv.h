@@ -10,7 +10,43 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <rte_ether.h>
+#include <rte_ip.h>
+#include <rte_udp.h>
+
 #include "evg_cfg.h"
+#include "evg_evf.h"
+#include "evg_journal.h"
+#include "evg_port.h"
+
+/*
+ * The journal appends a frame's events in one batch, so [log] batch_kb
+ * must hold the records of the largest frame evgate can take at the
+ * port's MTU, or that frame would wait in the journal stage forever
+ * (-EMSGSIZE).
+ *
+ * The largest frame: drivers/port gives every RX mbuf a data room of
+ * EVG_PORT_DATA_ROOM(mtu) bytes and lib/net drops frames of more than one
+ * mbuf, so the Ethernet, IPv4 and UDP headers and the EVF/1 frame fit in
+ * it (a virtual PMD may pass frames above the MTU, never above the room);
+ * EVF records fill a frame in multiples of 8. Each EVF record (16 +
+ * align8(size) bytes) becomes a journal record of 64 + align8(size)
+ * bytes, so the most events (all but one empty) take the most: the
+ * frame's record bytes plus 48 a record, plus the batch header.
+ * mtu <= 2022, data room 2048: 64 + 1960 + 122 x 48 = 7880 bytes (8 KiB);
+ * mtu 9000, data room 9216: 64 + 9128 + 570 x 48 = 36552 bytes (36 KiB).
+ */
+#define CFG_FRAME_MAX(mtu)                                            \
+	((EVG_PORT_DATA_ROOM(mtu) - RTE_ETHER_HDR_LEN -               \
+	  sizeof(struct rte_ipv4_hdr) - sizeof(struct rte_udp_hdr)) & \
+	 ~(size_t)7)
+#define CFG_FRAME_RECS_MAX(mtu) \
+	((CFG_FRAME_MAX(mtu) - EVG_EVF_HDR_LEN) / EVG_EVF_REC_HDR_LEN)
+#define CFG_BATCH_MIN_BYTES(mtu)                                              \
+	(EVG_JOURNAL_BATCH_HDR_LEN + (CFG_FRAME_MAX(mtu) - EVG_EVF_HDR_LEN) + \
+	 CFG_FRAME_RECS_MAX(mtu) *                                            \
+		 (EVG_JOURNAL_REC_HDR_LEN - EVG_EVF_REC_HDR_LEN))
+#define CFG_BATCH_KB_MIN(mtu) ((CFG_BATCH_MIN_BYTES(mtu) + 1023) / 1024)
 
 enum cfg_kind {
 	K_UINT,	  /* integer in [lo, hi] */

@@ -8,7 +8,8 @@
  * - evg_cfg_parse_args() applies the options after "--", loading --config
  *   first wherever it stands.
  * - evg_cfg_validate() rechecks every value and what no single key can:
- *   ip is set, lcore counts fit queue and shard counts, pools fill rings.
+ *   ip is set, lcore counts fit queue and shard counts, pools fill rings,
+ *   batch_kb holds the largest frame at the MTU.
  *
  * Failures return a negative errno and write exactly one line to err
  * naming where (file: [section] key, or --option), the value given and
@@ -77,6 +78,7 @@ struct evg_cfg {
 	rte_be32_t ip;			  /* [net] ip = (none; 0 = unset) */
 	uint8_t ip_prefix;		  /*   its prefix length, 1-32 */
 	bool promiscuous;		  /* [port] promiscuous = false */
+	uint16_t mtu;			  /* [port] mtu = 1500 */
 	uint16_t udp_port;		  /* [net] udp_port = 7470 */
 	uint16_t rx_queues;		  /* [port] rx_queues = 1 */
 	uint16_t rx_desc;		  /* [port] rx_desc = 1024 */
@@ -106,6 +108,7 @@ struct evg_cfg {
 	uint32_t retention_hours;	 /* [log] retention_hours = 0 */
 	enum evg_cfg_store store;	 /* [log] store = uring */
 	enum evg_cfg_sync sync;		 /* [log] sync = dsync */
+	bool fault_injection;		 /* [log] fault_injection = off */
 	uint32_t nb_allow;		 /* [acl] allow = (none: allow all) */
 	struct evg_cfg_allow allow[EVG_CFG_MAX_ALLOW];
 };
@@ -163,6 +166,11 @@ int evg_cfg_parse_allow(const char *spec, struct evg_cfg_allow *out, char *err,
  * order, as in the packet). */
 bool evg_cfg_allows(const struct evg_cfg *cfg, rte_be32_t src_ip,
 		    uint32_t producer_id);
+
+/* The smallest [log] batch_kb that holds the journal records of the
+ * largest frame a port of IP MTU mtu receives (8 at 1500, 36 at 9000);
+ * 0 for an MTU outside [port] mtu's range. */
+uint32_t evg_cfg_batch_kb_min(uint32_t mtu);
 
 /* "received", "written", "synced"; NULL when out of range. */
 const char *evg_cfg_ack_name(enum evg_cfg_ack level);

@@ -14,7 +14,9 @@
  * Backends: "uring" (io_uring, O_DIRECT, the default), "psync"
  * (pwrite/fdatasync in the caller, for filesystems without O_DIRECT or
  * io_uring; completes at once), "mem" (files in memory, for tests; can
- * inject ENOSPC and EIO).
+ * inject ENOSPC and EIO), and "fault-uring", "fault-psync", "fault-mem":
+ * that backend with faults injected on demand (evg_store_fault_set(),
+ * for tests; evgate's [log] fault_injection).
  *
  * Every function returns 0 (or a count / file id >= 0) or a negative
  * errno. A store instance is used by one thread at a time.
@@ -94,12 +96,33 @@ struct evg_store_ops {
 extern const struct evg_store_ops evg_store_uring_ops;
 extern const struct evg_store_ops evg_store_psync_ops;
 extern const struct evg_store_ops evg_store_mem_ops;
+extern const struct evg_store_ops evg_store_fault_uring_ops;
+extern const struct evg_store_ops evg_store_fault_psync_ops;
+extern const struct evg_store_ops evg_store_fault_mem_ops;
 
-/* A backend by name ("uring", "psync", "mem"); NULL when unknown. */
+/* A backend by name ("uring", "psync", "mem", "fault-uring", ...); NULL
+ * when unknown. */
 const struct evg_store_ops *evg_store_find(const char *name);
 
 /* mem backend, for tests: make the next data-path writes fail with err
  * (-ENOSPC, -EIO; 0 = stop failing). -EINVAL for another backend. */
 int evg_store_mem_fail(struct evg_store *st, int err);
+
+/* fault-* backends: from any thread (an atomic word, no lock), make the
+ * next count data-path operations (write, sync, creation of a
+ * preallocated file) fail with err (-EIO, -ENOSPC, ...); count 0: until
+ * disarmed; err 0: disarm. Writes and syncs complete with res = err in
+ * their turn, opens return it. -EINVAL for another backend or err > 0. */
+int evg_store_fault_set(struct evg_store *st, int err, uint32_t count);
+
+struct evg_store_fault_state {
+	int err;	   /* armed with this -errno; 0: disarmed */
+	uint32_t left;	   /* operations it still fails; 0: until disarmed */
+	uint64_t injected; /* operations failed since creation */
+};
+
+/* fault-* backends: the state, from any thread. -EINVAL otherwise. */
+int evg_store_fault_get(const struct evg_store *st,
+			struct evg_store_fault_state *out);
 
 #endif /* EVG_STORE_H */

@@ -13,7 +13,9 @@ import os
 import random
 import selectors
 import signal
+import subprocess
 import sys
+import tempfile
 import time
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
@@ -300,6 +302,34 @@ def read_log(evtail, logdir):
         raise taputil.Fail(f"evtail --json -> {p.returncode}: "
                            f"{p.stdout[-2000:]}")
     return [json.loads(ln) for ln in p.stdout.splitlines() if ln.strip()]
+
+
+def iter_log(evtail, logdir, timeout=300):
+    """The records of evtail --json one at a time, so that a log of a
+    million records is never held as a list of dicts; raises taputil.Fail
+    on a non-zero exit status or past timeout (evtail killed by PID)."""
+    deadline = time.monotonic() + timeout
+    with tempfile.TemporaryFile(mode="w+") as err:
+        p = subprocess.Popen([evtail, "--json", logdir],
+                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                             stderr=err, text=True)
+        try:
+            for n, ln in enumerate(p.stdout):
+                if n % 65536 == 0 and time.monotonic() > deadline:
+                    raise taputil.Fail(f"evtail --json: over {timeout} s")
+                if ln.strip():
+                    yield json.loads(ln)
+            rc = p.wait(max(deadline - time.monotonic(), 1.0))
+        except subprocess.TimeoutExpired:
+            raise taputil.Fail(f"evtail --json: over {timeout} s")
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait(10)
+            p.stdout.close()
+        if rc != 0:
+            err.seek(0)
+            raise taputil.Fail(f"evtail --json -> {rc}: {err.read()[-2000:]}")
 
 
 def verify_log(evtail, logdir):

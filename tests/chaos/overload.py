@@ -1,11 +1,18 @@
 """Overload: capacity is measured first (evpub producers in the namespace,
-unlimited, for the phase duration: events ACKed per second); then twice as
-many producers, each at the per-producer capacity, offer twice that for
-the phase duration. Meanwhile a probe producer (chaosutil.Flow) sends a
-trickle and PINGs, and telemetry is read every half second. Checks:
-telemetry and EVF PING answered throughout, the drops counted by reason,
-every event an evpub ACKed is in the log once, and afterwards the probe's
-events are all ACKed again (recovery). Needs evpub (--evpub).
+unlimited, CAPACITY_EVENTS each at most: events ACKed per second, as each
+evpub measured it); then twice as many producers, each at the
+per-producer capacity, offer twice that for the overload time: the phase
+duration, shortened so that no more than OFFERED_MAX events are offered,
+but never below MIN_OVERLOAD_S (each evpub's --count is its rate times
+that time). Meanwhile a probe producer (chaosutil.Flow) sends a trickle
+and PINGs, and telemetry is read every half second. Checks: telemetry and
+EVF PING answered throughout, the drops counted by reason, every event an
+evpub ACKed is in the log once, and afterwards the probe's events are all
+ACKed again (recovery). Needs evpub (--evpub).
+
+The bounds keep the log that is read back and checked (in Python) to
+some hundred thousand events: unbounded, a 5 s phase wrote over a million
+and the check took minutes on two shared cores.
 """
 
 import base64
@@ -24,12 +31,15 @@ SIZE = 64
 PROBE = (61, 9)
 RECOVERY_EVENTS = 400
 EVPUB_TIMEOUT = 5
+CAPACITY_EVENTS = 200000  # per evpub in the capacity phase
+OFFERED_MAX = 600000      # events offered in the overload phase, in all
+MIN_OVERLOAD_S = 2.0      # at least 4 probe rounds under overload
 
 
-def start_evpubs(ctx, n, rate, first):
+def start_evpubs(ctx, n, rate, first, count):
     return [ctx.procs.start(["ip", "netns", "exec", ctx.tb.ns, ctx.evpub,
                              "--json", "--server", cu.GATE_IP, "--producer",
-                             str(first + i), "--count", "100000000",
+                             str(first + i), "--count", str(count),
                              "--size", str(SIZE), "--rate", str(rate),
                              "--timeout", str(EVPUB_TIMEOUT)])
             for i in range(n)]
@@ -63,35 +73,53 @@ def probe_round(gate, probe, flows, samples):
     flows.run(time.monotonic() + max(0.0, 0.5 - (time.monotonic() - t0)))
 
 
-def phase(ctx, gate, flows, probe, n, rate, first):
+def phase(ctx, gate, flows, probe, n, rate, first, count, seconds):
+    """n evpubs for seconds at most (until all have sent count events
+    and had their ACKs), probed every half second."""
     samples = {"telemetry_ms": [], "telemetry_errors": 0, "pings": 0,
                "ping_answers": 0}
-    pubs = start_evpubs(ctx, n, rate, first)
-    end = time.monotonic() + ctx.duration
-    while time.monotonic() < end:
+    pubs = start_evpubs(ctx, n, rate, first, count)
+    end = time.monotonic() + seconds
+    while time.monotonic() < end and any(p.proc.poll() is None
+                                         for p in pubs):
         probe_round(gate, probe, flows, samples)
     return stop_evpubs(pubs), samples
 
 
-def evpub_log_check(recs, sums, first):
-    """Every event an evpub ACKed (seqs below its acked) once."""
-    seqs = {}
+def read_back(recs):
+    """One pass over the log: the seqs of each (producer, session) of
+    stream 0 in log order, the seqs whose value is not evpub's (first few
+    of each), and the probe's records."""
+    seqs, wrong, probe = {}, {}, []
     for r in recs:
-        if r["stream"] == 0 and r["producer"] >= first:
-            seqs.setdefault((r["producer"], r["session"]), []).append(
-                (r["seq"], base64.b64decode(r["value_b64"])))
+        if r["producer"] == PROBE[0]:
+            probe.append(r)
+            continue
+        if r["stream"] != 0:
+            continue
+        k = (r["producer"], r["session"])
+        q = r["seq"]
+        seqs.setdefault(k, []).append(q)
+        if (base64.b64decode(r["value_b64"]) !=
+                str(q).encode().ljust(SIZE, b"x")):
+            w = wrong.setdefault(k, [])
+            if len(w) < 5:
+                w.append(q)
+    return seqs, wrong, probe
+
+
+def evpub_log_check(seqs, wrong, sums, first):
+    """Every event an evpub ACKed (seqs below its acked) once."""
     bad = []
     for i, s in enumerate(sums):
-        have = seqs.get((first + i, s.get("session")), [])
-        got = [q for q, _ in have]
+        k = (first + i, s.get("session"))
+        got = seqs.get(k, [])
         acked = s.get("acked", 0)
         if got[:acked] != list(range(acked)) or len(got) != len(set(got)):
             bad.append(f"producer {first + i}: {len(got)} records, acked "
                        f"{acked}, first seqs {got[:5]}")
-        wrong = [q for q, v in have
-                 if v != str(q).encode().ljust(SIZE, b"x")]
-        if wrong:
-            bad.append(f"producer {first + i}: values of seqs {wrong[:5]}")
+        if wrong.get(k):
+            bad.append(f"producer {first + i}: values of seqs {wrong[k]}")
     return bad
 
 
@@ -108,27 +136,31 @@ def run(tap, ctx):
     try:
         gate.start()
         probe.target = 8
-        cap_sums, _ = phase(ctx, gate, flows, probe, PRODUCERS, 0, 100)
-        cap = sum(s.get("acked", 0) for s in cap_sums) / ctx.duration
+        cap_sums, _ = phase(ctx, gate, flows, probe, PRODUCERS, 0, 100,
+                            CAPACITY_EVENTS, ctx.duration)
+        cap = sum(s.get("events_per_s", 0) for s in cap_sums)
         rate = max(int(cap / PRODUCERS), 100)
+        offered = 2 * PRODUCERS * rate
+        seconds = min(ctx.duration,
+                      max(MIN_OVERLOAD_S, OFFERED_MAX / offered))
         before = gate.stats()
         probe.target += 50
         sums, samples = phase(ctx, gate, flows, probe, 2 * PRODUCERS, rate,
-                              200)
+                              200, int(rate * seconds) + 1, seconds)
         after = gate.stats()
         d = cu.delta(before, after)
         drops = {k: v for k, v in sorted(d.items()) if v and any(
             w in k for w in ("drop", "naks_", "missed", "_full", "gap",
                              "duplicate", "no_buffer", "nombuf"))}
-        offered = 2 * PRODUCERS * rate
         acked = sum(s.get("acked", 0) for s in sums)
         tel = samples["telemetry_ms"]
         tap.result(samples["telemetry_errors"] == 0 and
                    samples["ping_answers"] * 2 >= samples["pings"] and
                    gate.alive(),
                    "evgate_answers_telemetry_and_ping_under_twice_capacity",
-                   f"capacity {cap:.0f} events/s, offered {offered}/s, acked "
-                   f"{acked / ctx.duration:.0f}/s; telemetry max "
+                   f"capacity {cap:.0f} events/s, offered {offered}/s for "
+                   f"{seconds:.1f} s, acked {acked / seconds:.0f}/s; "
+                   f"telemetry max "
                    f"{max(tel):.1f} ms over {len(tel)}; PING answered "
                    f"{samples['ping_answers']} of {samples['pings']}; "
                    f"drops {drops}; probe NAKs {names(probe.naks)}")
@@ -137,17 +169,21 @@ def run(tap, ctx):
         tap.result(probe.done(), "evgate_recovers_after_the_overload",
                    f"probe acked {probe.ack()} of {probe.target}")
         rc = gate.stop()
-        recs = cu.read_log(ctx.evtail, logdir)
-        bad = evpub_log_check(recs, cap_sums, 100)
-        bad += evpub_log_check(recs, sums, 200)
-        chk = cu.LogCheck([r for r in recs if r["producer"] == PROBE[0]],
-                          flows.truth())
+        t0 = time.monotonic()
+        seqs, wrong, probe_recs = read_back(cu.iter_log(ctx.evtail, logdir))
+        bad = evpub_log_check(seqs, wrong, cap_sums, 100)
+        bad += evpub_log_check(seqs, wrong, sums, 200)
+        chk = cu.LogCheck(probe_recs, flows.truth())
+        check_s = time.monotonic() - t0
         tap.result(rc == 0 and not bad and chk.ok() and
                    all(s for s in cap_sums + sums),
                    "admitted_events_are_persisted_once_after_overload",
                    f"exit status {rc}; " + "\n".join(bad[:8]) + chk.why())
         return {"capacity_events_s": round(cap), "offered_events_s": offered,
-                "acked_events_s": round(acked / ctx.duration),
+                "overload_s": round(seconds, 2),
+                "acked_events_s": round(acked / seconds),
+                "log_records": sum(map(len, seqs.values())) + len(probe_recs),
+                "log_check_s": round(check_s, 1),
                 "drops_by_counter": drops, "probe_naks": names(probe.naks),
                 "telemetry_max_ms": round(max(tel), 1),
                 "pings": samples["pings"],

@@ -39,7 +39,7 @@ setup(void)
 
 	tu_eal_setup_args(extra);
 	pool = evg_port_pool_create("port_test", POOL_N, POOL_CACHE, PRIV_SIZE,
-				    SOCKET_ID_ANY);
+				    0, SOCKET_ID_ANY);
 	cr_assert_not_null(pool, "pool: %s", rte_strerror(rte_errno));
 }
 
@@ -414,8 +414,8 @@ Test(port, pool_has_ring_mp_mc_ops_priv_size_and_n_mbufs)
 
 Test(port, pool_rounds_priv_size_up_to_mbuf_priv_align)
 {
-	struct rte_mempool *mp =
-		evg_port_pool_create("port_test_odd", 63, 0, 20, SOCKET_ID_ANY);
+	struct rte_mempool *mp = evg_port_pool_create("port_test_odd", 63, 0,
+						      20, 0, SOCKET_ID_ANY);
 
 	cr_assert_not_null(mp, "%s", rte_strerror(rte_errno));
 	cr_assert_eq(rte_pktmbuf_priv_size(mp), 24);
@@ -425,7 +425,7 @@ Test(port, pool_rounds_priv_size_up_to_mbuf_priv_align)
 Test(port, pool_with_a_name_in_use_fails_with_eexist)
 {
 	cr_assert_null(
-		evg_port_pool_create("port_test", 63, 0, 0, SOCKET_ID_ANY));
+		evg_port_pool_create("port_test", 63, 0, 0, 0, SOCKET_ID_ANY));
 	cr_assert_eq(rte_errno, EEXIST, "rte_errno %d", rte_errno);
 }
 
@@ -518,7 +518,7 @@ setup_memif(void)
 		 (int)getpid());
 	tu_eal_setup_args(extra);
 	pool = evg_port_pool_create("port_test", POOL_N, POOL_CACHE, PRIV_SIZE,
-				    SOCKET_ID_ANY);
+				    0, SOCKET_ID_ANY);
 	cr_assert_not_null(pool, "pool: %s", rte_strerror(rte_errno));
 }
 
