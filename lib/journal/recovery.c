@@ -135,50 +135,87 @@ write_index_file(struct rctx *x, const struct segrec *sr, bool tix)
 
 /* Walk from the last index entry to the end; true when it ended cleanly
  * (only zero padding, if anything, after the last batch). */
+/* Drop the last index entry of sr. */
+static void
+segrec_pop(struct segrec *sr)
+{
+	sr->n--;
+	memset((uint8_t *)sr->idx.p + (uint64_t)sr->n * JRN_IDX_ENTRY, 0,
+	       JRN_IDX_ENTRY);
+	memset((uint8_t *)sr->tix.p + (uint64_t)sr->n * JRN_IDX_ENTRY, 0,
+	       JRN_IDX_ENTRY);
+}
+
+/* Walk the batches from the last index entry (or the start) to the end;
+ * *found: the entry's batch, where it started, is valid. */
 static int
-walk(struct rctx *x, struct segrec *sr, struct jrn_file *f, uint64_t size,
-     bool *clean)
+walk_from_last(struct rctx *x, struct segrec *sr, struct jrn_cursor *cur,
+	       bool *found)
 {
 	const struct evg_journal_conf *c = &x->pt->j->conf;
-	struct jrn_cursor cur = {
-		.f = f, .sb = &x->sb, .size = size, .partition = x->pt->id};
 	int rc;
 
+	cur->pos = 0;
+	cur->next_offset = sr->base;
+	sr->next_idx = 0;
+	sr->max_ts = 0;
 	if (sr->n > 0) {
 		uint8_t *e = (uint8_t *)sr->idx.p +
 			     (uint64_t)(sr->n - 1) * JRN_IDX_ENTRY;
 
-		cur.next_offset = evg_ld64(e);
-		cur.pos = evg_ld64(e + 8);
-		sr->next_idx = cur.pos + c->index_interval;
-	} else {
-		cur.next_offset = sr->base;
+		cur->next_offset = evg_ld64(e);
+		cur->pos = evg_ld64(e + 8);
+		sr->next_idx = cur->pos + c->index_interval;
+		sr->max_ts = evg_ld64((uint8_t *)sr->tix.p +
+				      (uint64_t)(sr->n - 1) * JRN_IDX_ENTRY);
 	}
-	sr->end_pos = cur.pos;
-	while ((rc = evg_jrn_cursor_next(&cur)) == JRN_SCAN_BATCH) {
-		uint64_t at = cur.pos - cur.h.length;
+	sr->end_pos = cur->pos;
+	*found = false;
+	while ((rc = evg_jrn_cursor_next(cur)) == JRN_SCAN_BATCH) {
+		uint64_t at = cur->pos - cur->h.length;
 
+		*found = true;
 		x->rep->batches++;
-		sr->max_ts = RTE_MAX(sr->max_ts, cur.h.max_ts);
-		sr->max_ingest = RTE_MAX(sr->max_ingest, cur.h.ingest_ns);
+		sr->max_ts = RTE_MAX(sr->max_ts, cur->h.max_ts);
+		sr->max_ingest = RTE_MAX(sr->max_ingest, cur->h.ingest_ns);
 		if (at >= sr->next_idx && sr->n < sr->cap) {
-			segrec_add(sr, cur.h.first_offset, at);
+			segrec_add(sr, cur->h.first_offset, at);
 			sr->next_idx = at + c->index_interval;
 		}
-		sr->end_pos = jrn_align(cur.pos);
+		sr->end_pos = jrn_align(cur->pos);
 	}
-	if (rc < 0)
-		return rc;
+	return rc;
+}
+
+/*
+ * Walk a segment from its last index entry. An entry whose batch is not
+ * valid vouches for nothing before it either: drop it and walk again from
+ * the one before (found by fuzz_journal: the offsets of a removed entry
+ * were taken as the segment's end, so records appended after recovery were
+ * lost at the next open).
+ */
+static int
+walk(struct rctx *x, struct segrec *sr, struct jrn_file *f, uint64_t size,
+     bool *clean)
+{
+	struct jrn_cursor cur = {
+		.f = f, .sb = &x->sb, .size = size, .partition = x->pt->id};
+	bool found;
+	int rc;
+
+	for (;;) {
+		rc = walk_from_last(x, sr, &cur, &found);
+		if (rc < 0)
+			return rc;
+		if (found || sr->n == 0)
+			break;
+		segrec_pop(sr);
+	}
 	/* An entry at or past the end names a batch that is not there. */
 	while (sr->n > 0 && evg_ld64((uint8_t *)sr->idx.p +
 				     (uint64_t)(sr->n - 1) * JRN_IDX_ENTRY +
-				     8) >= sr->end_pos) {
-		sr->n--;
-		memset((uint8_t *)sr->idx.p + (uint64_t)sr->n * JRN_IDX_ENTRY,
-		       0, JRN_IDX_ENTRY);
-		memset((uint8_t *)sr->tix.p + (uint64_t)sr->n * JRN_IDX_ENTRY,
-		       0, JRN_IDX_ENTRY);
-	}
+				     8) >= sr->end_pos)
+		segrec_pop(sr);
 	sr->dirty = sr->dirty || sr->n != sr->loaded;
 	sr->end_offset = cur.next_offset;
 	*clean = rc == JRN_SCAN_END && cur.stop >= size;
