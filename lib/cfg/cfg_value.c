@@ -338,6 +338,38 @@ bool_parse(const char *s, uint32_t *v)
 	return -EINVAL;
 }
 
+/* A path that an INI line can hold: the loader strips blanks at either
+ * end and a line ends at a control character. */
+static bool
+path_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (s[0] == ' ' || s[0] == '\t' || s[n - 1] == ' ' || s[n - 1] == '\t')
+		return false;
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return false;
+	return true;
+}
+
+/* A path as an INI value: '#' escaped as "\#", or it would start a
+ * comment (found by fuzz_cfg: a --log-dir with '#' did not load back
+ * from evg_cfg_dump()). */
+static void
+format_path(char *buf, size_t len, const char *s, size_t max)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < max && s[i] != '\0' && o + 2 < len; i++) {
+		if (s[i] == '#')
+			buf[o++] = '\\';
+		buf[o++] = s[i];
+	}
+	if (len > 0)
+		buf[o] = '\0';
+}
+
 /*
  * Set key k from its text form s. On error, why gets what was expected
  * (without where or the value). K_ALLOW appends a rule.
@@ -390,6 +422,11 @@ evg_cfg_value_set(struct evg_cfg *cfg, const struct cfg_key *k, const char *s,
 		if (*s == '\0')
 			return evg_cfg_fail(why, whylen, -EINVAL,
 					    "expected a path");
+		if (!path_ok(s))
+			return evg_cfg_fail(why, whylen, -EINVAL,
+					    "expected a path without control "
+					    "characters or blanks at either "
+					    "end");
 		strcpy(field, s); /* fits: shorter than CFG_VALUE_LEN */
 		return 0;
 	case K_LCORES:
@@ -439,8 +476,7 @@ evg_cfg_value_format(const struct evg_cfg *cfg, const struct cfg_key *k,
 			format_ipv4(buf, len, cfg->ip, cfg->ip_prefix);
 		break;
 	case K_PATH:
-		snprintf(buf, len, "%.*s", (int)k->size,
-			 (const char *)cfg + k->off);
+		format_path(buf, len, (const char *)cfg + k->off, k->size);
 		break;
 	case K_LCORES:
 		format_lcores(
