@@ -11,7 +11,6 @@
  * SIGINT/SIGTERM stops the sources, lets the rings drain, sends the final
  * replies and prints the final counters. A second signal exits at once.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
@@ -29,6 +28,8 @@
 #include <rte_version.h>
 
 #include "app.h"
+#include "evg_eal_util.h"
+#include "evg_signal.h"
 #include "evg_version.h"
 
 /* Exit codes: 0 after a clean shutdown, 2 for a configuration or start-up
@@ -52,31 +53,10 @@ on_signal(int sig)
 }
 
 static void
-install_signals(void)
-{
-	struct sigaction sa = {.sa_handler = on_signal};
-
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-}
-
-static void
 version(void)
 {
 	printf("evgate %s (EVF/1, built against DPDK %s, running %s)\n",
 	       EVG_VERSION, EVG_DPDK_VERSION, rte_version());
-}
-
-/* The application's own options start after "--"; without one, the whole
- * command line is ours. */
-static int
-app_args_start(int argc, char **argv)
-{
-	for (int i = 1; i < argc; i++)
-		if (strcmp(argv[i], "--") == 0)
-			return i;
-	return 0;
 }
 
 /* -h or --help among the EAL options: the EAL prints its usage. */
@@ -88,24 +68,6 @@ wants_eal_help(int start, char **argv)
 		    strcmp(argv[i], "--help") == 0)
 			return true;
 	return false;
-}
-
-/* The EAL leaves its runtime directory (/var/run/dpdk/<prefix>) behind;
- * remove what is in it, then the directory, once the EAL is done. */
-static void
-remove_runtime_dir(const char *dir)
-{
-	struct dirent *de;
-	DIR *d = opendir(dir);
-
-	if (d == NULL)
-		return;
-	while ((de = readdir(d)) != NULL)
-		if (strcmp(de->d_name, ".") != 0 &&
-		    strcmp(de->d_name, "..") != 0)
-			(void)unlinkat(dirfd(d), de->d_name, 0);
-	closedir(d);
-	(void)rmdir(dir);
 }
 
 /* Parse and check our options; returns -1 to go on, or an exit code. */
@@ -299,15 +261,14 @@ run(struct app *app)
 int
 main(int argc, char **argv)
 {
-	int start = app_args_start(argc, argv);
-	char runtime_dir[PATH_MAX];
+	int start = evg_eal_args_start(argc, argv);
 	struct app *app;
 	int rc;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	/* Before the EAL, so a signal during a slow start-up is not lost: the
 	 * control loop then ends at once and evgate shuts down cleanly. */
-	install_signals();
+	evg_signals_install(on_signal);
 	app = calloc(1, sizeof(*app));
 	if (app == NULL)
 		return EXIT_FAILURE;
@@ -348,10 +309,7 @@ main(int argc, char **argv)
 	}
 	rte_mempool_free(app->pool);
 	rte_pdump_uninit();
-	snprintf(runtime_dir, sizeof(runtime_dir), "%s",
-		 rte_eal_get_runtime_dir());
-	rte_eal_cleanup();
-	remove_runtime_dir(runtime_dir);
+	evg_eal_cleanup();
 out:
 	free(app);
 	return rc;

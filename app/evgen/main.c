@@ -9,7 +9,6 @@
  * summary. A second signal ends the drain at once.
  */
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -22,7 +21,9 @@
 #include <rte_errno.h>
 #include <rte_ethdev.h>
 
+#include "evg_eal_util.h"
 #include "evg_port.h"
+#include "evg_signal.h"
 #include "evgen.h"
 
 /* Written by the signal handler only; the loop reads it through
@@ -33,41 +34,6 @@ static void
 on_signal(int sig)
 {
 	got_signal = sig;
-}
-
-static void
-install_signals(void)
-{
-	struct sigaction sa = {.sa_handler = on_signal};
-
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-}
-
-static int
-app_args_start(int argc, char **argv)
-{
-	for (int i = 1; i < argc; i++)
-		if (strcmp(argv[i], "--") == 0)
-			return i;
-	return 0;
-}
-
-static void
-remove_runtime_dir(const char *dir)
-{
-	struct dirent *de;
-	DIR *d = opendir(dir);
-
-	if (d == NULL)
-		return;
-	while ((de = readdir(d)) != NULL)
-		if (strcmp(de->d_name, ".") != 0 &&
-		    strcmp(de->d_name, "..") != 0)
-			(void)unlinkat(dirfd(d), de->d_name, 0);
-	closedir(d);
-	(void)rmdir(dir);
 }
 
 /* The EAL's argv: ours up to "--", plus the pcap vdev for --pcap-out. */
@@ -234,13 +200,12 @@ run(struct evgen *g)
 int
 main(int argc, char **argv)
 {
-	int start = app_args_start(argc, argv);
-	char runtime_dir[PATH_MAX];
+	int start = evg_eal_args_start(argc, argv);
 	struct evgen *g;
 	int rc;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	install_signals();
+	evg_signals_install(on_signal);
 	g = calloc(1, sizeof(*g));
 	if (g == NULL)
 		return EXIT_FAILURE;
@@ -262,10 +227,7 @@ main(int argc, char **argv)
 		evg_port_close(g->port_id);
 		rte_mempool_free(g->pool);
 	}
-	snprintf(runtime_dir, sizeof(runtime_dir), "%s",
-		 rte_eal_get_runtime_dir());
-	rte_eal_cleanup();
-	remove_runtime_dir(runtime_dir);
+	evg_eal_cleanup();
 out:
 	free(g);
 	return rc;

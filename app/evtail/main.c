@@ -18,6 +18,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "evg_signal.h"
 #include "evg_version.h"
 #include "evtail.h"
 
@@ -259,17 +260,6 @@ on_signal(int sig)
 	got_signal = sig;
 }
 
-static void
-install_signals(void)
-{
-	/* No SA_RESTART: the poll sleep ends at the signal. */
-	struct sigaction sa = {.sa_handler = on_signal};
-
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-}
-
 static bool
 matches(const struct evtail_opts *o, const struct evg_journal_entry *e)
 {
@@ -487,7 +477,8 @@ main(int argc, char **argv)
 	partitions = partitions_of(&o);
 	if (partitions < 0)
 		return EVTAIL_EXIT_USAGE;
-	install_signals();
+	/* No SA_RESTART: the poll sleep ends at the signal. */
+	evg_signals_install(on_signal);
 	if (o.verify)
 		rc = evtail_verify(&o, (uint32_t)partitions);
 	else

@@ -20,7 +20,6 @@
  * --seconds / --reps after a warm-up; the median is reported.
  * Prints one JSON object on stdout and a one-line summary on stderr.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <sched.h>
@@ -37,6 +36,7 @@
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
 
+#include "evg_eal_util.h"
 #include "evg_pipeline.h"
 #include "evg_seq.h"
 
@@ -487,31 +487,12 @@ eal_start(const struct bm_opts *o)
 }
 
 /* The EAL's runtime directory: its files, then itself. */
-static void
-rm_runtime_dir(const char *dir)
-{
-	struct dirent *d;
-	DIR *dp = opendir(dir);
-	char path[8192];
-
-	if (dp == NULL)
-		return;
-	while ((d = readdir(dp)) != NULL) {
-		if (d->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, d->d_name);
-		unlink(path);
-	}
-	closedir(dp);
-	rmdir(dir);
-}
-
 int
 main(int argc, char **argv)
 {
 	struct rte_mempool *mp;
 	struct bm_opts o;
-	char host[256] = "unknown", rundir[4096];
+	char host[256] = "unknown";
 	double t0 = now_s();
 
 	parse(argc, argv, &o);
@@ -536,8 +517,6 @@ main(int argc, char **argv)
 		sched_getcpu(), o.peer_cpu, sysconf(_SC_NPROCESSORS_ONLN));
 	rte_mempool_free(mp);
 	/* --no-shconf still makes the runtime directory; leave none behind */
-	snprintf(rundir, sizeof(rundir), "%s", rte_eal_get_runtime_dir());
-	rte_eal_cleanup();
-	rm_runtime_dir(rundir);
+	evg_eal_cleanup();
 	return bm_interrupted ? 130 : 0;
 }

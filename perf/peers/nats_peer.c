@@ -29,6 +29,8 @@
 
 #include "peer_util.h"
 
+#define PROG "nats_peer"
+
 struct np_opts {
 	const char *url;	  /* = nats://127.0.0.1:4222 */
 	const char *stream;	  /* = EVGPEER */
@@ -129,18 +131,6 @@ np_connect(struct np_ctx *c)
 	return 0;
 }
 
-static bool
-np_signalled(const sigset_t *sigs)
-{
-	struct timespec zero = {0, 0};
-	int sig = sigtimedwait(sigs, NULL, &zero);
-
-	if (sig == SIGINT || sig == SIGTERM) {
-		fprintf(stderr, "nats_peer: signal %d, stopping\n", sig);
-		return true;
-	}
-	return false;
-}
 
 static void
 np_publish(struct np_ctx *c, uint8_t *buf, const sigset_t *sigs)
@@ -154,7 +144,7 @@ np_publish(struct np_ctx *c, uint8_t *buf, const sigset_t *sigs)
 		natsStatus s;
 
 		if (t >= deadline ||
-		    ((c->sent & 1023) == 0 && np_signalled(sigs)))
+		    ((c->sent & 1023) == 0 && peer_signalled(PROG, sigs)))
 			break;
 		if (c->o.size >= 8)
 			peer_store_le64(buf, t);
@@ -244,13 +234,13 @@ np_usage(FILE *f)
 static int
 np_bad(const char *opt, const char *val, const char *want)
 {
-	fprintf(stderr, "nats_peer: %s '%s': expected %s\n", opt, val, want);
-	return -1;
+	return peer_bad(PROG, opt, val, want);
 }
 
 static int
-np_opt(struct np_opts *o, int opt, const char *v)
+np_opt(void *arg, int opt, const char *v)
 {
+	struct np_opts *o = arg;
 	uint64_t x;
 
 	switch (opt) {
@@ -311,41 +301,10 @@ np_parse(int argc, char **argv, struct np_opts *o)
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	int opt;
 
-	while ((opt = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
-		if (opt == 'h') {
-			np_usage(stdout);
-			return 1;
-		}
-		if (opt == '?') {
-			np_usage(stderr);
-			return -1;
-		}
-		if (np_opt(o, opt, optarg) != 0)
-			return -1;
-	}
-	if (optind < argc)
-		return np_bad("argument", argv[optind], "no arguments");
-	return 0;
+	return peer_getopt(PROG, argc, argv, lo, np_usage, np_opt, o);
 }
 
-static int
-np_pin(int cpu)
-{
-	cpu_set_t set;
-
-	if (cpu < 0)
-		return 0;
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	/* before libnats starts its threads, so they inherit it */
-	if (sched_setaffinity(0, sizeof(set), &set) != 0) {
-		perror("nats_peer: --cpu");
-		return -1;
-	}
-	return 0;
-}
 
 static void
 np_close(struct np_ctx *c)
@@ -379,12 +338,10 @@ main(int argc, char **argv)
 
 	if (rc != 0)
 		return rc > 0 ? 0 : 2;
-	if (np_pin(c.o.cpu) != 0)
+	/* before libnats starts its threads, so they inherit it */
+	if (peer_pin(PROG, c.o.cpu) != 0)
 		return 2;
-	sigemptyset(&sigs);
-	sigaddset(&sigs, SIGINT);
-	sigaddset(&sigs, SIGTERM);
-	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	peer_block_signals(&sigs);
 	snprintf(c.subject, sizeof(c.subject), "evgpeer.%s", c.o.stream);
 	c.lat_cap = c.o.count < (1u << 24) ? c.o.count : (1u << 24);
 	c.lat_ns = malloc(c.lat_cap * sizeof(uint64_t));

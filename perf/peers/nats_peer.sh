@@ -58,12 +58,7 @@ while (($#)); do
 	esac
 done
 for s in $sizes; do peer_check_uint $me --sizes "$s"; done
-for m in $modes; do
-	[[ $m == sync || $m == async ]] || {
-		echo "$me: --modes '$m': expected sync or async" >&2
-		exit 2
-	}
-done
+peer_check_words $me --modes "$modes" sync async
 [[ $build = /* ]] || build="$here/../../$build"
 client="$build/perf/peers/nats_peer"
 [[ -x $client ]] || {
@@ -78,35 +73,25 @@ peer_init $me "$dir"
 
 port=$(peer_free_port)
 mkdir "$peer_tmp/store"
-# shellcheck disable=SC2046
-$(peer_taskset "$server_cpu") nats-server -js -a 127.0.0.1 -p "$port" \
-	-sd "$peer_tmp/store" -l "$peer_tmp/nats.log" &
-server=$!
-peer_pids+=("$server")
-if ! peer_wait_port "$port" "$server"; then
-	echo "$me: nats-server did not start:" "$(tail -n 3 "$peer_tmp/nats.log")" >&2
-	exit 1
-fi
+peer_start_server $me "$port" "$peer_tmp/nats.log" "$server_cpu" \
+	nats-server -js -a 127.0.0.1 -p "$port" -sd "$peer_tmp/store" \
+	-l "$peer_tmp/nats.log"
 
 pin=()
 [[ $client_cpu == -1 ]] || pin=(--cpu "$client_cpu")
-limit=$(python3 -c 'import sys; print(int(float(sys.argv[1])) + 30)' "$seconds")
+limit=$(peer_limit "$seconds")
 n=0
 for mode in $modes; do
 	for size in $sizes; do
-		if ! peer_run "$peer_tmp/$n.json" "$peer_tmp/$n.err" \
-			timeout --kill-after=5 "$limit" "$client" \
+		peer_run_case $me "$n" "$limit" "$client" \
 			--url "nats://127.0.0.1:$port" --mode "$mode" \
 			--size "$size" --seconds "$seconds" --count "$count" \
 			--max-pending "$max_pending" --stream "EVGPEER$n" \
-			"${pin[@]}"; then
-			echo "$me: nats_peer failed:" "$(tail -n 2 "$peer_tmp/$n.err")" >&2
-			exit 1
-		fi
+			"${pin[@]}"
 		n=$((n + 1))
 	done
 done
-peer_stop "$server"
+peer_stop "$peer_server"
 
 python3 - "$peer_tmp" "$n" "$(peer_fs_json "$dir")" "$server_cpu" \
 	"$client_cpu" "$(nats-server --version)" <<'EOF'

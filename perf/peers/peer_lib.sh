@@ -1,11 +1,13 @@
 # shellcheck shell=bash
 # Shared by the perf/peers/*.sh drivers (sourced, never run): a scratch
 # directory and the servers a driver starts, both removed on exit by
-# what the driver recorded (PIDs, one path), a free loopback port, and a
-# description of the filesystem under a directory as JSON.
+# what the driver recorded (PIDs, one path), a free loopback port, a
+# description of the filesystem under a directory as JSON, option checks,
+# and the start of a server and the run of a client case.
 
 peer_pids=()
 peer_tmp=
+peer_server=
 
 # peer_stop PID: SIGTERM, SIGKILL after 5 s, reaped and taken off
 # peer_pids.
@@ -139,4 +141,58 @@ peer_run() {
 	done
 	peer_pids=("${keep[@]}")
 	return "$rc"
+}
+
+# peer_check_words NAME OPT WORDS ALLOWED...: exits 2 unless every word of
+# WORDS is one of ALLOWED.
+peer_check_words() {
+	local me=$1 opt=$2 words=$3 w a ok
+	shift 3
+	for w in $words; do
+		ok=0
+		for a in "$@"; do
+			[[ $w == "$a" ]] && ok=1
+		done
+		((ok)) || {
+			local IFS='|'
+			local want="$*"
+			echo "$me: $opt '$w': expected ${want//|/ or }" >&2
+			exit 2
+		}
+	done
+}
+
+# peer_limit SECONDS: the timeout for one client run of SECONDS (+30 s).
+peer_limit() {
+	python3 -c 'import sys; print(int(float(sys.argv[1])) + 30)' "$1"
+}
+
+# peer_start_server NAME PORT LOG CPU CMD...: starts CMD in the background,
+# pinned to CPU (-1: unpinned), records it in peer_pids and its PID in
+# peer_server, and waits until it accepts on 127.0.0.1:PORT; exits 1 with
+# the end of LOG when it never does.
+peer_start_server() {
+	local me=$1 port=$2 log=$3 cpu=$4
+	shift 4
+	# shellcheck disable=SC2046
+	$(peer_taskset "$cpu") "$@" &
+	peer_server=$!
+	peer_pids+=("$peer_server")
+	if ! peer_wait_port "$port" "$peer_server"; then
+		echo "$me: $1 did not start:" "$(tail -n 3 "$log")" >&2
+		exit 1
+	fi
+}
+
+# peer_run_case NAME N LIMIT CMD...: runs the client CMD under a LIMIT s
+# timeout with stdout in $peer_tmp/N.json, stderr in $peer_tmp/N.err;
+# exits 1 with the end of its stderr when it fails.
+peer_run_case() {
+	local me=$1 n=$2 limit=$3
+	shift 3
+	if ! peer_run "$peer_tmp/$n.json" "$peer_tmp/$n.err" \
+		timeout --kill-after=5 "$limit" "$@"; then
+		echo "$me: ${1##*/} failed:" "$(tail -n 2 "$peer_tmp/$n.err")" >&2
+		exit 1
+	fi
 }

@@ -3,15 +3,20 @@
  * Small helpers shared by the peer benchmarks (header only, so each
  * benchmark stays one executable with no library of its own): a
  * monotonic clock, little-endian loads and stores, latency percentiles,
- * the filesystem under a directory, and the strict number parsing the options
- * use.
+ * the filesystem under a directory, the strict number parsing the options
+ * use, the option loop, CPU pinning and the SIGINT/SIGTERM poll.
  */
 #ifndef PEER_UTIL_H
 #define PEER_UTIL_H
 
 #include <errno.h>
+#include <getopt.h>
 #include <limits.h>
 #include <mntent.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -159,6 +164,88 @@ peer_parse_seconds(const char *s, double *out)
 		return -EINVAL;
 	*out = v;
 	return 0;
+}
+
+/* "PROG: OPT 'VAL': expected WANT" on stderr; returns -1. */
+static inline int
+peer_bad(const char *prog, const char *opt, const char *val, const char *want)
+{
+	fprintf(stderr, "%s: %s '%s': expected %s\n", prog, opt, val, want);
+	return -1;
+}
+
+/*
+ * getopt_long over lo: --help prints usage on stdout (1); an unknown
+ * option prints it on stderr (-1); every other option goes to
+ * opt(o, option, value), which says why and returns nonzero to refuse it
+ * (-1). Arguments are refused. 0: run.
+ */
+static inline int
+peer_getopt(const char *prog, int argc, char **argv,
+	    const struct option *lo, void (*usage)(FILE *f),
+	    int (*opt)(void *o, int option, const char *value), void *o)
+{
+	int c;
+
+	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+		if (c == 'h') {
+			usage(stdout);
+			return 1;
+		}
+		if (c == '?') {
+			usage(stderr);
+			return -1;
+		}
+		if (opt(o, c, optarg) != 0)
+			return -1;
+	}
+	if (optind < argc)
+		return peer_bad(prog, "argument", argv[optind], "no arguments");
+	return 0;
+}
+
+/* Pins the calling thread (and the threads it starts later) to cpu; no-op
+ * for cpu < 0. 0, or -1 after "PROG: --cpu: why" on stderr. */
+static inline int
+peer_pin(const char *prog, int cpu)
+{
+	cpu_set_t set;
+
+	if (cpu < 0)
+		return 0;
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	if (sched_setaffinity(0, sizeof(set), &set) != 0) {
+		fprintf(stderr, "%s: --cpu: %s\n", prog, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* Blocks SIGINT and SIGTERM (also in threads started later), so that the
+ * run polls for them with peer_signalled() between bounded steps. */
+static inline void
+peer_block_signals(sigset_t *sigs)
+{
+	sigemptyset(sigs);
+	sigaddset(sigs, SIGINT);
+	sigaddset(sigs, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, sigs, NULL);
+}
+
+/* True, after "PROG: signal N, stopping" on stderr, once SIGINT or SIGTERM
+ * is pending; never waits. */
+static inline bool
+peer_signalled(const char *prog, const sigset_t *sigs)
+{
+	struct timespec zero = {0, 0};
+	int sig = sigtimedwait(sigs, NULL, &zero);
+
+	if (sig == SIGINT || sig == SIGTERM) {
+		fprintf(stderr, "%s: signal %d, stopping\n", prog, sig);
+		return true;
+	}
+	return false;
 }
 
 #endif /* PEER_UTIL_H */

@@ -24,6 +24,8 @@
 
 #include "peer_util.h"
 
+#define PROG "redis_load"
+
 struct rl_opts {
 	unsigned int port;     /* = 6379 */
 	const char *stream;    /* = evgpeer */
@@ -168,18 +170,6 @@ rl_send(struct rl_ctx *c, unsigned int n)
 	return 0;
 }
 
-static bool
-rl_signalled(const sigset_t *sigs)
-{
-	struct timespec zero = {0, 0};
-	int sig = sigtimedwait(sigs, NULL, &zero);
-
-	if (sig == SIGINT || sig == SIGTERM) {
-		fprintf(stderr, "redis_load: signal %d, stopping\n", sig);
-		return true;
-	}
-	return false;
-}
 
 static int
 rl_run(struct rl_ctx *c, const sigset_t *sigs)
@@ -195,7 +185,7 @@ rl_run(struct rl_ctx *c, const sigset_t *sigs)
 
 		if (!stop &&
 		    (c->sent >= c->o.count || peer_now_ns() >= deadline ||
-		     ((++iter & 15) == 0 && rl_signalled(sigs))))
+		     ((++iter & 15) == 0 && peer_signalled(PROG, sigs))))
 			stop = true;
 		if (!stop && room > c->o.count - c->sent)
 			room = c->o.count - c->sent;
@@ -229,13 +219,13 @@ rl_usage(FILE *f)
 static int
 rl_bad(const char *opt, const char *val, const char *want)
 {
-	fprintf(stderr, "redis_load: %s '%s': expected %s\n", opt, val, want);
-	return -1;
+	return peer_bad(PROG, opt, val, want);
 }
 
 static int
-rl_opt(struct rl_opts *o, int opt, const char *v)
+rl_opt(void *arg, int opt, const char *v)
 {
+	struct rl_opts *o = arg;
 	uint64_t x;
 
 	switch (opt) {
@@ -291,23 +281,8 @@ rl_parse(int argc, char **argv, struct rl_opts *o)
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	int opt;
 
-	while ((opt = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
-		if (opt == 'h') {
-			rl_usage(stdout);
-			return 1;
-		}
-		if (opt == '?') {
-			rl_usage(stderr);
-			return -1;
-		}
-		if (rl_opt(o, opt, optarg) != 0)
-			return -1;
-	}
-	if (optind < argc)
-		return rl_bad("argument", argv[optind], "no arguments");
-	return 0;
+	return peer_getopt(PROG, argc, argv, lo, rl_usage, rl_opt, o);
 }
 
 static void
@@ -352,24 +327,14 @@ main(int argc, char **argv)
 		      .cpu = -1},
 		.sock = -1,
 	};
-	cpu_set_t set;
 	sigset_t sigs;
 	int rc = rl_parse(argc, argv, &c.o), err;
 
 	if (rc != 0)
 		return rc > 0 ? 0 : 2;
-	if (c.o.cpu >= 0) {
-		CPU_ZERO(&set);
-		CPU_SET(c.o.cpu, &set);
-		if (sched_setaffinity(0, sizeof(set), &set) != 0) {
-			perror("redis_load: --cpu");
-			return 2;
-		}
-	}
-	sigemptyset(&sigs);
-	sigaddset(&sigs, SIGINT);
-	sigaddset(&sigs, SIGTERM);
-	sigprocmask(SIG_BLOCK, &sigs, NULL);
+	if (peer_pin(PROG, c.o.cpu) != 0)
+		return 2;
+	peer_block_signals(&sigs);
 	err = rl_encode(&c);
 	if (err == 0)
 		err = rl_connect(&c);

@@ -54,12 +54,7 @@ while (($#)); do
 	esac
 done
 for s in $sizes; do peer_check_uint $me --sizes "$s"; done
-for p in $fsyncs; do
-	[[ $p == always || $p == everysec ]] || {
-		echo "$me: --fsync '$p': expected always or everysec" >&2
-		exit 2
-	}
-done
+peer_check_words $me --fsync "$fsyncs" always everysec
 [[ $build = /* ]] || build="$here/../../$build"
 load="$build/perf/peers/redis_load"
 [[ -x $load ]] || { echo "$me: $load: not built (ninja -C $build)" >&2; exit 2; }
@@ -70,36 +65,26 @@ peer_init $me "$dir"
 
 # run_case POLICY SIZE: one server, one load run; JSON in $peer_tmp/N.json
 run_case() {
-	local policy=$1 size=$2 n=$3 port data pid client
+	local policy=$1 size=$2 n=$3 port data client
 	port=$(peer_free_port)
 	data="$peer_tmp/data.$n"
 	mkdir "$data"
-	# shellcheck disable=SC2046
-	$(peer_taskset "$server_cpu") redis-server --bind 127.0.0.1 \
-		--port "$port" --dir "$data" --appendonly yes \
-		--appendfsync "$policy" --save '' --protected-mode yes \
-		--logfile "$data/redis.log" --daemonize no &
-	pid=$!
-	peer_pids+=("$pid")
-	if ! peer_wait_port "$port" "$pid"; then
-		echo "$me: redis-server did not start:" "$(tail -n 3 "$data/redis.log")" >&2
-		exit 1
-	fi
+	peer_start_server $me "$port" "$data/redis.log" "$server_cpu" \
+		redis-server --bind 127.0.0.1 --port "$port" --dir "$data" \
+		--appendonly yes --appendfsync "$policy" --save '' \
+		--protected-mode yes --logfile "$data/redis.log" \
+		--daemonize no
 	client=()
 	[[ $client_cpu == -1 ]] || client=(--cpu "$client_cpu")
-	if ! peer_run "$peer_tmp/$n.json" "$peer_tmp/$n.err" \
-		timeout --kill-after=5 "$limit" "$load" --port "$port" \
+	peer_run_case $me "$n" "$limit" "$load" --port "$port" \
 		--size "$size" --pipeline "$pipeline" --seconds "$seconds" \
-		--count "$count" "${client[@]}"; then
-		echo "$me: redis_load failed:" "$(tail -n 2 "$peer_tmp/$n.err")" >&2
-		exit 1
-	fi
+		--count "$count" "${client[@]}"
 	echo "$policy" >"$peer_tmp/$n.policy"
-	peer_stop "$pid"
+	peer_stop "$peer_server"
 	rm -rf -- "$data"
 }
 
-limit=$(python3 -c 'import sys; print(int(float(sys.argv[1])) + 30)' "$seconds")
+limit=$(peer_limit "$seconds")
 n=0
 for policy in $fsyncs; do
 	for size in $sizes; do

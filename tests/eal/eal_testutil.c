@@ -1,5 +1,4 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +8,7 @@
 #include <rte_eal.h>
 
 #include "eal_testutil.h"
+#include "evg_eal_util.h"
 
 #define MAX_ARGS 64
 
@@ -45,10 +45,5 @@ tu_eal_setup(void)
 void
 tu_eal_teardown(void)
 {
-	char dir[PATH_MAX];
-
-	snprintf(dir, sizeof(dir), "%s", rte_eal_get_runtime_dir());
-	rte_eal_cleanup();
-	if (strstr(dir, "/evgtest") != NULL)
-		(void)rmdir(dir);
+	evg_eal_cleanup();
 }

@@ -6,21 +6,17 @@
  * cases skip, saying why, where io_uring or O_DIRECT is not available.
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <ftw.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
-#include <liburing.h>
 
 #include "evg_store.h"
+#include "store_testutil.h"
 
 #define BLK EVG_STORE_ALIGN
 #define DEADLINE_S 10.0
@@ -46,15 +42,6 @@ setup(void)
 	cr_assert_not_null(mkdtemp(tmpdir), "mkdtemp: %s", strerror(errno));
 }
 
-static int
-rm_entry(const char *path, const struct stat *sb, int type, struct FTW *ftw)
-{
-	(void)sb;
-	(void)type;
-	(void)ftw;
-	return remove(path);
-}
-
 static void
 teardown(void)
 {
@@ -63,34 +50,12 @@ teardown(void)
 	st = NULL;
 	while (nb_bufs > 0)
 		free(bufs[--nb_bufs]);
-	nftw(tmpdir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+	stu_rm_tree(tmpdir);
 }
 
 TestSuite(store, .init = setup, .fini = teardown);
 TestSuite(store_mem, .init = setup, .fini = teardown);
 TestSuite(store_find);
-
-/* Skip, not fail, where the machine lacks what uring needs; probed
- * without the code under test. */
-static void
-skip_without_uring(void)
-{
-	struct io_uring ring;
-	char path[64];
-	int rc, fd;
-
-	rc = io_uring_queue_init(4, &ring, 0);
-	if (rc < 0)
-		cr_skip_test("uring: io_uring_queue_init: %s", strerror(-rc));
-	io_uring_queue_exit(&ring);
-	snprintf(path, sizeof(path), "%s/odirect-probe", tmpdir);
-	fd = open(path, O_CREAT | O_RDWR | O_DIRECT | O_CLOEXEC, 0644);
-	if (fd < 0 && errno == EINVAL)
-		cr_skip_test("uring: %s refuses O_DIRECT", tmpdir);
-	cr_assert_geq(fd, 0, "open %s: %s", path, strerror(errno));
-	close(fd);
-	unlink(path);
-}
 
 static struct evg_store *
 start(const char *backend, uint32_t depth, uint64_t mem_capacity)
@@ -105,7 +70,7 @@ start(const char *backend, uint32_t depth, uint64_t mem_capacity)
 	ops = evg_store_find(backend);
 	cr_assert_not_null(ops, "no backend %s", backend);
 	if (strcmp(backend, "uring") == 0)
-		skip_without_uring();
+		stu_skip_without_uring(tmpdir);
 	rc = ops->create(&conf, &st);
 	cr_assert_eq(rc, 0, "%s: create: %s", be, strerror(-rc));
 	return st;
@@ -150,22 +115,13 @@ write_ok(int fid, const void *buf, uint32_t len, uint64_t off, bool dsync,
 		     (unsigned long)off, strerror(-rc));
 }
 
-static double
-now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 /* Submit what is queued and collect exactly n completions, reaping at
  * most max_per_reap at a time; uring's arrive when the device answers. */
 static void
 reap_n(struct evg_store_cqe *cqe, unsigned int n, unsigned int max_per_reap)
 {
 	struct evg_store_cqe extra;
-	double t0 = now_s();
+	double t0 = stu_now_s();
 	unsigned int got = 0;
 	int rc = ops->submit(st);
 
@@ -178,7 +134,7 @@ reap_n(struct evg_store_cqe *cqe, unsigned int n, unsigned int max_per_reap)
 		cr_assert_geq(rc, 0, "%s: reap: %s", be, strerror(-rc));
 		cr_assert_leq((unsigned int)rc, want, "%s: reap overran", be);
 		got += (unsigned int)rc;
-		cr_assert(got == n || now_s() - t0 < DEADLINE_S,
+		cr_assert(got == n || stu_now_s() - t0 < DEADLINE_S,
 			  "%s: %u of %u completions after %.0f s", be, got, n,
 			  DEADLINE_S);
 		if (rc == 0)

@@ -8,21 +8,17 @@
  * io_uring or O_DIRECT is unavailable.
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <ftw.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
-#include <liburing.h>
 
 #include "evg_store.h"
+#include "store_testutil.h"
 
 #define BLK EVG_STORE_ALIGN
 #define DEADLINE_S 10.0
@@ -49,15 +45,6 @@ setup(void)
 	memset(buf, 0xa5, BLK);
 }
 
-static int
-rm_entry(const char *path, const struct stat *sb, int type, struct FTW *ftw)
-{
-	(void)sb;
-	(void)type;
-	(void)ftw;
-	return remove(path);
-}
-
 static void
 teardown(void)
 {
@@ -65,30 +52,10 @@ teardown(void)
 		ops->destroy(st);
 	st = NULL;
 	free(buf);
-	nftw(tmpdir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+	stu_rm_tree(tmpdir);
 }
 
 TestSuite(store_fault, .init = setup, .fini = teardown);
-
-static void
-skip_without_uring(void)
-{
-	struct io_uring ring;
-	char path[64];
-	int rc, fd;
-
-	rc = io_uring_queue_init(4, &ring, 0);
-	if (rc < 0)
-		cr_skip_test("uring: io_uring_queue_init: %s", strerror(-rc));
-	io_uring_queue_exit(&ring);
-	snprintf(path, sizeof(path), "%s/odirect-probe", tmpdir);
-	fd = open(path, O_CREAT | O_RDWR | O_DIRECT | O_CLOEXEC, 0644);
-	if (fd < 0 && errno == EINVAL)
-		cr_skip_test("uring: %s refuses O_DIRECT", tmpdir);
-	cr_assert_geq(fd, 0, "open %s: %s", path, strerror(errno));
-	close(fd);
-	unlink(path);
-}
 
 static void
 start(const char *backend, uint32_t depth, uint64_t mem_capacity)
@@ -103,7 +70,7 @@ start(const char *backend, uint32_t depth, uint64_t mem_capacity)
 	ops = evg_store_find(backend);
 	cr_assert_not_null(ops, "no backend %s", backend);
 	if (strcmp(backend, "fault-uring") == 0)
-		skip_without_uring();
+		stu_skip_without_uring(tmpdir);
 	rc = ops->create(&conf, &st);
 	cr_assert_eq(rc, 0, "%s: create: %s", be, strerror(-rc));
 }
@@ -132,15 +99,6 @@ arm(int err, uint32_t count)
 	cr_assert_eq(evg_store_fault_set(st, err, count), 0, "%s: arm", be);
 }
 
-static double
-now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 /* Submit and collect exactly n completions, max_per_reap at a time, and
  * check their tags (1, 2, ... from first_tag) and results. */
 static void
@@ -148,7 +106,7 @@ reap_expect(unsigned int n, unsigned int max_per_reap, uint64_t first_tag,
 	    const int32_t *res)
 {
 	struct evg_store_cqe cqe[16];
-	double t0 = now_s();
+	double t0 = stu_now_s();
 	unsigned int got = 0;
 	int rc = ops->submit(st);
 
@@ -160,7 +118,7 @@ reap_expect(unsigned int n, unsigned int max_per_reap, uint64_t first_tag,
 			       want < max_per_reap ? want : max_per_reap);
 		cr_assert_geq(rc, 0, "%s: reap: %s", be, strerror(-rc));
 		got += (unsigned int)rc;
-		cr_assert(got == n || now_s() - t0 < DEADLINE_S,
+		cr_assert(got == n || stu_now_s() - t0 < DEADLINE_S,
 			  "%s: %u of %u completions", be, got, n);
 		if (rc == 0)
 			usleep(50);
