@@ -63,7 +63,12 @@ def run_enospc(tap, ctx):
                    f"/evgate/fault,eio answered {refused}")
         for fl in flows.flows:
             fl.target = 1 << 40
-        flows.run(time.monotonic() + ctx.duration / 2)
+        # Load for half the phase, but stop while half the image is still
+        # free: with long phases the log would fill the disk by itself,
+        # leaving the filler nothing to take and nothing to give back.
+        half = disk.free() // 2
+        flows.run(time.monotonic() + ctx.duration / 2,
+                  lambda: disk.free() < half)
         disk.fill(FREE_LEFT)
         flows.run(time.monotonic() + FULL_TIMEOUT,
                   lambda: storage_naks(flows) > 0)
