@@ -691,6 +691,12 @@ evg_cfg_validate(const struct evg_cfg *cfg, char *err, size_t errlen)
 			"largest frame evgate can receive)",
 			cfg->batch_kb, evg_cfg_batch_kb_min(cfg->mtu),
 			cfg->mtu);
+	if (cfg->batch_kb % 4 != 0)
+		return evg_cfg_fail(err, errlen, -EINVAL,
+				    "[log] batch_kb = %u: expected a multiple "
+				    "of 4 (batches are written in whole 4 KiB "
+				    "blocks)",
+				    cfg->batch_kb);
 	if (cfg->burst >= cfg->ring_size)
 		return evg_cfg_fail(err, errlen, -EINVAL,
 				    "[pipeline] burst = %u: expected less than "

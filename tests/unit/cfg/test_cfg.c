@@ -642,7 +642,13 @@ Test(cfg_file, batch_kb_minimum_follows_the_port_mtu)
 			   "%s", err);
 	cr_assert_null(strchr(err, '\n'), "one line: %s", err);
 
-	c.mtu = 1500; /* the same batch is plenty for standard frames */
+	c.mtu = 1500; /* 35 is plenty for standard frames, but ... */
+	cr_assert_eq(evg_cfg_validate(&c, err, sizeof(err)), -EINVAL);
+	cr_assert_not_null(strstr(err, "[log] batch_kb = 35: expected a "
+				       "multiple of 4"),
+			   "... not whole 4 KiB blocks: %s", err);
+	cr_assert_null(strchr(err, '\n'), "one line: %s", err);
+	c.batch_kb = 36;
 	cr_assert_eq(evg_cfg_validate(&c, err, sizeof(err)), 0, "%s", err);
 }
 
