@@ -20,26 +20,11 @@
 
 #include "evg_evf.h"
 
+#include "../peers/peer_util.h"
+
 #define NB_FRAMES 256
 #define EVENT_SIZE 64
 #define MAX_REPS 32
-
-static double
-now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static int
-cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
 
 /* Validate and walk every frame once; returns a checksum of what was read
  * so the compiler cannot drop the work. */
@@ -87,19 +72,19 @@ run_case(unsigned int events, double seconds, int reps, int last)
 		lens[f] = len = (uint32_t)evg_evf_builder_finish(&b);
 	}
 	for (int r = 0; r < reps; r++) {
-		double t0 = now_s(), t1;
+		double t0 = peer_now_s(), t1;
 		uint64_t n = 0;
 
 		do {
 			for (int k = 0; k < 64; k++)
 				sink += pass(frames, lens);
 			n += 64 * NB_FRAMES;
-			t1 = now_s();
+			t1 = peer_now_s();
 		} while (t1 - t0 < seconds / reps);
 		ns[r] = (t1 - t0) * 1e9 / (double)n;
 		frames_done += n;
 	}
-	qsort(ns, (size_t)reps, sizeof(ns[0]), cmp_double);
+	qsort(ns, (size_t)reps, sizeof(ns[0]), peer_cmp_double);
 	printf("    {\"events_per_frame\": %u, \"event_bytes\": %u, "
 	       "\"frame_bytes\": %u, \"frames\": %llu, "
 	       "\"ns_per_frame_best\": %.1f, \"ns_per_frame_median\": %.1f, "

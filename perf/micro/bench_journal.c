@@ -88,12 +88,6 @@ rm_tree(const char *path)
 }
 
 static double
-now_s(void)
-{
-	return (double)peer_now_ns() * 1e-9;
-}
-
-static double
 cpu_now_s(void)
 {
 	struct timespec ts;
@@ -184,10 +178,10 @@ append_all(struct bj_ctx *c, struct evg_journal *j, unsigned int n,
 
 	recs_next(c, n, size);
 	while ((t = evg_journal_append(j, 0, c->recs, n, NULL)) == -ENOBUFS) {
-		double t0 = now_s();
+		double t0 = peer_now_s();
 		int rc = evg_journal_poll(j, 0, NULL);
 
-		*poll_secs += now_s() - t0;
+		*poll_secs += peer_now_s() - t0;
 		if (rc < 0)
 			return rc;
 		if (*c->stop)
@@ -204,7 +198,7 @@ run_append(struct bj_ctx *c, struct evg_journal *j, uint32_t size,
 	unsigned int burst = (unsigned int)c->o->burst;
 	uint64_t bytes0 = stat_of(j, EVG_JOURNAL_bytes), since = 0;
 	uint64_t cap = c->o->max_mib << 20;
-	double t0 = now_s(), t = t0, c0 = cpu_now_s();
+	double t0 = peer_now_s(), t = t0, c0 = cpu_now_s();
 
 	memset(r, 0, sizeof(*r));
 	while (t - t0 < secs && !*c->stop) {
@@ -220,10 +214,10 @@ run_append(struct bj_ctx *c, struct evg_journal *j, uint32_t size,
 			evg_journal_flush(j, 0);
 			since = 0;
 		}
-		p0 = now_s();
+		p0 = peer_now_s();
 		if (evg_journal_poll(j, 0, NULL) < 0)
 			return -EIO;
-		t = now_s();
+		t = peer_now_s();
 		r->poll_secs += t - p0;
 		if (stat_of(j, EVG_JOURNAL_bytes) - bytes0 > cap)
 			break;
@@ -240,9 +234,9 @@ run_latency(struct bj_ctx *c, struct evg_journal *j, uint32_t size,
 	    double secs, bool record)
 {
 	unsigned int n = (unsigned int)c->o->lat_events;
-	double t0 = now_s(), ignored = 0;
+	double t0 = peer_now_s(), ignored = 0;
 
-	while (now_s() - t0 < secs && !*c->stop && c->nlat < c->maxlat) {
+	while (peer_now_s() - t0 < secs && !*c->stop && c->nlat < c->maxlat) {
 		uint64_t s = peer_now_ns(), durable = 0;
 		int64_t tk = append_all(c, j, n, size, &ignored);
 

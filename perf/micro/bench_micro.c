@@ -72,23 +72,9 @@ on_signal(int sig)
 }
 
 static double
-now_s(void)
-{
-	return (double)peer_now_ns() * 1e-9;
-}
-
-static int
-cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-static double
 median(double *v, int n)
 {
-	qsort(v, (size_t)n, sizeof(v[0]), cmp_double);
+	qsort(v, (size_t)n, sizeof(v[0]), peer_cmp_double);
 	return v[n / 2];
 }
 
@@ -107,7 +93,7 @@ hop_local(struct bm_hop *h, double secs)
 {
 	struct rte_mbuf *out[BURST];
 	uint64_t n = 0;
-	double t0 = now_s(), t;
+	double t0 = peer_now_s(), t;
 
 	do {
 		for (unsigned int i = 0; i < CHECK_EVERY; i++) {
@@ -116,7 +102,7 @@ hop_local(struct bm_hop *h, double secs)
 				abort();
 		}
 		n += CHECK_EVERY * BURST;
-		t = now_s();
+		t = peer_now_s();
 	} while (t - t0 < secs && !bm_interrupted);
 	return (t - t0) * 1e9 / (double)n;
 }
@@ -147,15 +133,15 @@ hop_remote(struct bm_hop *h, unsigned int worker, double secs)
 	rc = rte_eal_remote_launch(hop_consumer, h, worker);
 	if (rc < 0)
 		die("rte_eal_remote_launch", rc);
-	t0 = now_s();
+	t0 = peer_now_s();
 	do {
 		for (unsigned int i = 0; i < CHECK_EVERY; i++)
 			evg_edge_push(&h->edge, h->pkts, BURST);
-		t = now_s();
+		t = peer_now_s();
 	} while (t - t0 < secs && !bm_interrupted);
 	h->stop = true;
 	rte_eal_wait_lcore(worker);
-	t = now_s();
+	t = peer_now_s();
 	return (t - t0) * 1e9 / (double)h->pulled;
 }
 
@@ -262,7 +248,7 @@ seq_fill(struct bm_seq *s)
 	s->t = evg_seq_table_create("bmseq", s->n, SOCKET_ID_ANY);
 	if (s->t == NULL)
 		die("evg_seq_table_create", rte_errno);
-	t0 = now_s();
+	t0 = peer_now_s();
 	for (uint32_t i = 0; i < s->n; i++)
 		if (evg_seq_table_data(s->t, s->keys[i].producer_id,
 				       s->keys[i].stream_id, 1, 0, 1,
@@ -271,7 +257,7 @@ seq_fill(struct bm_seq *s)
 			die("insert: not accepted", EPROTO);
 	s->pos = 0;
 	s->pass = 1;
-	return (now_s() - t0) * 1e9 / s->n;
+	return (peer_now_s() - t0) * 1e9 / s->n;
 }
 
 /* Hits: each key in turn accepts its next seq. ns per lookup. */
@@ -280,7 +266,7 @@ seq_hits(struct bm_seq *s, double secs)
 {
 	struct evg_seq_result res;
 	uint64_t ops = 0;
-	double t0 = now_s(), t;
+	double t0 = peer_now_s(), t;
 
 	do {
 		for (unsigned int i = 0; i < CHECK_EVERY; i++) {
@@ -297,7 +283,7 @@ seq_hits(struct bm_seq *s, double secs)
 			}
 		}
 		ops += CHECK_EVERY;
-		t = now_s();
+		t = peer_now_s();
 	} while (t - t0 < secs && !bm_interrupted);
 	return (t - t0) * 1e9 / (double)ops;
 }
@@ -309,7 +295,7 @@ seq_misses(struct bm_seq *s, double secs)
 	struct evg_seq_state st;
 	uint64_t ops = 0;
 	uint32_t pos = 0;
-	double t0 = now_s(), t;
+	double t0 = peer_now_s(), t;
 
 	do {
 		for (unsigned int i = 0; i < CHECK_EVERY; i++) {
@@ -319,7 +305,7 @@ seq_misses(struct bm_seq *s, double secs)
 			pos = pos + 1 == s->n ? 0 : pos + 1;
 		}
 		ops += CHECK_EVERY;
-		t = now_s();
+		t = peer_now_s();
 	} while (t - t0 < secs && !bm_interrupted);
 	return (t - t0) * 1e9 / (double)ops;
 }
@@ -375,7 +361,7 @@ cpu_share(double t0)
 	getrusage(RUSAGE_SELF, &ru);
 	return ((double)ru.ru_utime.tv_sec + (double)ru.ru_stime.tv_sec +
 		(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1e-6) /
-	       (now_s() - t0);
+	       (peer_now_s() - t0);
 }
 
 /* ---- command line, EAL ---- */
@@ -493,7 +479,7 @@ main(int argc, char **argv)
 	struct rte_mempool *mp;
 	struct bm_opts o;
 	char host[256] = "unknown";
-	double t0 = now_s();
+	double t0 = peer_now_s();
 
 	parse(argc, argv, &o);
 	eal_start(&o);

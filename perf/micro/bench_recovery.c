@@ -337,9 +337,9 @@ static void __attribute__((noreturn)) child(const struct bench *b, int fd)
 
 	br_conf_init(b, &c);
 	read_io(&c0, &b0);
-	t0 = now_s();
+	t0 = peer_now_s();
 	r.open_rc = evg_journal_open(&c, &j, &r.rep, err, sizeof(err));
-	r.seconds = now_s() - t0;
+	r.seconds = peer_now_s() - t0;
 	read_io(&r.rchar, &r.read_bytes);
 	r.rchar -= c0;
 	r.read_bytes -= b0;
@@ -616,7 +616,7 @@ main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	b.stop = &got_signal;
 	b.root = geteuid() == 0;
-	b.t_start = now_s();
+	b.t_start = peer_now_s();
 	b.deadline = b.t_start + b.o.timeout;
 	b.exp = calloc((uint64_t)b.o.producers * b.o.streams, sizeof(*b.exp));
 	if (b.exp == NULL) {

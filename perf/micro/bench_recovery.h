@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "evg_journal.h"
+#include "../peers/peer_util.h"
 
 #define PARTITIONS 4u /* docs/configuration.md defaults */
 #define SEGMENT_BYTES (256ull << 20)
@@ -88,15 +89,6 @@ struct bench {
 	uint32_t want_torn;	     /* torn tails the next recovery must cut */
 	volatile sig_atomic_t *stop; /* SIGINT or SIGTERM seen */
 };
-
-static inline double
-now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 /* bench_recovery_log.c */
 void br_conf_init(const struct bench *b, struct evg_journal_conf *c);

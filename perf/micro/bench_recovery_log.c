@@ -41,7 +41,7 @@ br_conf_init(const struct bench *b, struct evg_journal_conf *c)
 bool
 br_past_deadline(const struct bench *b)
 {
-	return *b->stop != 0 || now_s() > b->deadline;
+	return *b->stop != 0 || peer_now_s() > b->deadline;
 }
 
 static uint64_t
@@ -169,7 +169,7 @@ build_log(struct bench *b)
 	char err[512];
 	void *value = malloc(b->o.event_size + 1);
 	uint64_t n = (uint64_t)b->o.producers * b->o.streams;
-	double t0 = now_s();
+	double t0 = peer_now_s();
 	int rc;
 
 	if (value == NULL)
@@ -189,7 +189,7 @@ build_log(struct bench *b)
 	if (rc == 0)
 		rc = drain(b, j);
 	free(value);
-	b->sc.build_s = now_s() - t0;
+	b->sc.build_s = peer_now_s() - t0;
 	if (rc < 0)
 		fprintf(stderr, "bench_recovery: building the log: %s\n",
 			rc == -ETIMEDOUT && *b->stop == 0 ? "past --timeout"

@@ -28,6 +28,8 @@
 
 #include "evg_store.h"
 
+#include "../peers/peer_util.h"
+
 enum mode { MODE_FDATASYNC, MODE_DSYNC, MODE_NONE };
 
 static const char *const mode_names[] = {"fdatasync", "dsync", "none"};
@@ -38,23 +40,6 @@ struct run {
 	uint64_t file_size;
 	char name[64];
 };
-
-static double
-now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static int
-cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
 
 static void
 die(const char *what, int err)
@@ -127,8 +112,8 @@ run_case(const struct run *r, uint32_t len, enum mode m, int last)
 	if (rc < 0)
 		die("uring store", rc);
 	fid = roll(st, r, -1);
-	t_end = now_s() + r->seconds;
-	while (now_s() < t_end) {
+	t_end = peer_now_s() + r->seconds;
+	while (peer_now_s() < t_end) {
 		double t0;
 
 		if (off + len > r->file_size) {
@@ -141,16 +126,16 @@ run_case(const struct run *r, uint32_t len, enum mode m, int last)
 			if (lat == NULL)
 				die("memory", -ENOMEM);
 		}
-		t0 = now_s();
+		t0 = peer_now_s();
 		append(st, fid, buf, len, off, m);
-		lat[n] = (now_s() - t0) * 1e6;
+		lat[n] = (peer_now_s() - t0) * 1e6;
 		total += lat[n++];
 		off += len;
 	}
 	evg_store_uring_ops.close(st, fid);
 	evg_store_uring_ops.remove(st, r->name);
 	evg_store_uring_ops.destroy(st);
-	qsort(lat, n, sizeof(lat[0]), cmp_double);
+	qsort(lat, n, sizeof(lat[0]), peer_cmp_double);
 	printf("    {\"append_bytes\": %u, \"sync\": \"%s\", \"appends\": %zu, "
 	       "\"ops_per_s\": %.0f, \"mb_per_s\": %.1f, \"p50_us\": %.1f, "
 	       "\"p99_us\": %.1f, \"max_us\": %.1f}%s\n",

@@ -2,7 +2,7 @@
 /*
  * Small helpers shared by the peer benchmarks (header only, so each
  * benchmark stays one executable with no library of its own): a
- * monotonic clock, little-endian loads and stores, latency percentiles,
+ * monotonic clock, a qsort comparison of doubles, little-endian loads and stores, latency percentiles,
  * the filesystem under a directory, the strict number parsing the options
  * use, the option loop, CPU pinning and the SIGINT/SIGTERM poll.
  */
@@ -32,6 +32,13 @@ peer_now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+/* The same clock in seconds, for rates and time limits. */
+static inline double
+peer_now_s(void)
+{
+	return (double)peer_now_ns() * 1e-9;
+}
+
 static inline void
 peer_store_le64(uint8_t *p, uint64_t v)
 {
@@ -53,6 +60,14 @@ static inline int
 peer_cmp_u64(const void *a, const void *b)
 {
 	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+static inline int
+peer_cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
 
 	return (x > y) - (x < y);
 }
