@@ -208,7 +208,9 @@ prepare(struct bench *b)
 
 	snprintf(b->log, sizeof(b->log), "%s/log", b->o.dir);
 	snprintf(b->side, sizeof(b->side), "%s/bench_recovery.state", b->o.dir);
-	if (mkdir(b->o.dir, 0755) < 0 && errno != EEXIST) {
+	if (mkdir(b->o.dir, 0755) == 0) {
+		b->made_dir = true;
+	} else if (errno != EEXIST) {
 		fprintf(stderr, "bench_recovery: mkdir %s: %s\n", b->o.dir,
 			strerror(errno));
 		return -errno;
@@ -638,7 +640,7 @@ main(int argc, char **argv)
 		fprintf(stderr, "bench_recovery: stopped by signal %d\n",
 			(int)got_signal);
 	if (b.owns_log && !b.o.keep)
-		br_remove_log(&b, true);
+		br_remove_log(&b, b.made_dir);
 	free(b.exp);
 	return ok ? 0 : 1;
 }

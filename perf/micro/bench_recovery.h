@@ -82,6 +82,7 @@ struct bench {
 	bool root;
 	bool reused;
 	bool owns_log; /* made here: removed unless kept */
+	bool made_dir; /* --dir did not exist: ours to remove */
 	struct sidecar sc;
 	struct pstate *exp; /* producers x streams, index (p - 1) * S + s */
 	struct bcase cases[NCASES];

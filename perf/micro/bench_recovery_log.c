@@ -248,7 +248,8 @@ rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 	return remove(path) < 0 && errno != ENOENT ? -1 : 0;
 }
 
-/* Only what this benchmark made: DIR/log, the sidecar, DIR if empty. */
+/* Only what this benchmark made: DIR/log, the sidecar, and DIR when
+ * dir_too (the benchmark created it) and it is empty. */
 void
 br_remove_log(const struct bench *b, bool dir_too)
 {
