@@ -17,7 +17,7 @@
 
 #include "journal_priv.h"
 
-#define PT_MIN_CAP 1024u
+#define PT_MIN_CAP 64u
 
 /* Checkpoint header offsets; the CRC sits at byte 60, as in a batch. */
 #define C_MAGIC 0

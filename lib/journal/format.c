@@ -88,15 +88,6 @@ evg_jrn_batch_len_ok(const struct jrn_batch_hdr *h)
 }
 
 uint64_t
-evg_jrn_rec_len(uint64_t key_size, uint64_t value_size)
-{
-	if (key_size > UINT16_MAX || value_size > UINT32_MAX ||
-	    key_size + value_size > UINT32_MAX)
-		return 0;
-	return EVG_JOURNAL_REC_HDR_LEN + jrn_align8(key_size + value_size);
-}
-
-void
 evg_jrn_rec_encode(void *buf, const struct evg_journal_rec *r, uint64_t off)
 {
 	uint8_t *p = buf;
@@ -120,6 +111,7 @@ evg_jrn_rec_encode(void *buf, const struct evg_journal_rec *r, uint64_t off)
 	if (r->value_size > 0)
 		memcpy(p + r->key_size, r->value, r->value_size);
 	memset(p + size, 0, len - EVG_JOURNAL_REC_HDR_LEN - size);
+	return len;
 }
 
 int64_t

@@ -100,12 +100,20 @@ void evg_jrn_batch_hdr_decode(const void *buf, struct jrn_batch_hdr *h);
 /* CRC-32C of batch[0, len) with the crc32c field taken as zero. The
  * field is zeroed while computing and restored, hence not const. */
 uint32_t evg_jrn_batch_crc(void *batch, uint32_t len);
-/* Bytes one record takes in a batch; 0 when key or value is too large. */
-uint64_t evg_jrn_rec_len(uint64_t key_size, uint64_t value_size);
-/* Write record r with offset off at buf (evg_jrn_rec_len bytes, padding
- * zeroed). */
-void evg_jrn_rec_encode(void *buf, const struct evg_journal_rec *r,
-			uint64_t off);
+/* Bytes one record takes in a batch; 0 when key or value is too large.
+ * Inline: the write path asks once per record appended. */
+static inline uint64_t
+evg_jrn_rec_len(uint64_t key_size, uint64_t value_size)
+{
+	if (key_size > UINT16_MAX || value_size > UINT32_MAX ||
+	    key_size + value_size > UINT32_MAX)
+		return 0;
+	return EVG_JOURNAL_REC_HDR_LEN + jrn_align8(key_size + value_size);
+}
+/* Write record r with offset off at buf (padding zeroed); returns its
+ * length, evg_jrn_rec_len(). */
+uint64_t evg_jrn_rec_encode(void *buf, const struct evg_journal_rec *r,
+			    uint64_t off);
 /* Decode the record at buf, at most avail bytes; its length, or -EBADMSG.
  * key and value point into buf. */
 int64_t evg_jrn_rec_decode(const void *buf, uint64_t avail,
@@ -390,8 +398,9 @@ struct jrn_part {
 } __attribute__((aligned(64)));
 
 struct evg_journal {
-	struct evg_journal_conf conf; /* dir points at dir below */
+	struct evg_journal_conf conf; /* dir, io_cpus point below */
 	char dir[4096];
+	cpu_set_t io_cpus;
 	uint32_t bufcap; /* batch_bytes */
 	struct jrn_part *parts;
 };

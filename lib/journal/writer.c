@@ -202,8 +202,8 @@ buf_seal(struct jrn_part *pt)
 static void
 buf_add(struct jrn_part *pt, struct jrn_buf *b, const struct evg_journal_rec *r)
 {
-	evg_jrn_rec_encode(b->p + b->len, r, pt->next_offset);
-	b->len += (uint32_t)evg_jrn_rec_len(r->key_size, r->value_size);
+	b->len +=
+		(uint32_t)evg_jrn_rec_encode(b->p + b->len, r, pt->next_offset);
 	b->count++;
 	if (r->ts_ns != 0) {
 		b->min_ts = b->min_ts == 0 ? r->ts_ns
