@@ -74,6 +74,14 @@ struct app {
 
 	struct evg_journal *journal;
 	struct evg_journal_recovery recovery;
+	/* CPUs: evgate's at start (before the EAL pins the main thread),
+	 * those of the worker lcores (busy-polling), and those the kernel's
+	 * io workers of the journal get ([log] io_cpus); io_cpus_n == 0:
+	 * none chosen, the workers keep the journal lcore's CPUs. */
+	cpu_set_t start_cpus;
+	cpu_set_t poll_cpus;
+	cpu_set_t io_cpus;
+	unsigned int io_cpus_n;
 	/* Written by the journal stage, read by the sequencers. */
 	volatile bool storage_failing;
 
@@ -108,8 +116,9 @@ int app_journal_restore(struct app *app, char *err, size_t errlen);
 void app_journal_close(struct app *app);
 
 /* dataplane.c: check the lcore map against the EAL (before the port
- * starts); 0 or -EINVAL with err set. */
-int app_dataplane_check(const struct app *app, char *err, size_t errlen);
+ * starts) and note the worker lcores' CPUs in app->poll_cpus; 0 or
+ * -EINVAL with err set. */
+int app_dataplane_check(struct app *app, char *err, size_t errlen);
 /* dataplane.c: build every stage instance, edge and lcore plan from
  * app->cfg and app->port; undo it. 0 or -errno with err set. */
 int app_dataplane_build(struct app *app, char *err, size_t errlen);

@@ -92,8 +92,16 @@ place(const struct evg_cfg *cfg, struct placement *p, char *err, size_t errlen)
 	return 0;
 }
 
+static void
+cpus_add_lcore(cpu_set_t *set, unsigned int lcore)
+{
+	rte_cpuset_t cs = rte_lcore_cpuset(lcore);
+
+	CPU_OR(set, set, &cs);
+}
+
 int
-app_dataplane_check(const struct app *app, char *err, size_t errlen)
+app_dataplane_check(struct app *app, char *err, size_t errlen)
 {
 	struct placement *p = calloc(1, sizeof(*p));
 	int rc;
@@ -101,6 +109,16 @@ app_dataplane_check(const struct app *app, char *err, size_t errlen)
 	if (p == NULL)
 		return -ENOMEM;
 	rc = place(&app->cfg, p, err, errlen);
+	if (rc == 0) {
+		CPU_ZERO(&app->poll_cpus);
+		for (unsigned int i = 0; i < p->nb_rx; i++)
+			cpus_add_lcore(&app->poll_cpus, p->rx[i]);
+		for (unsigned int i = 0; i < p->nb_seq; i++)
+			cpus_add_lcore(&app->poll_cpus, p->seq[i]);
+		cpus_add_lcore(&app->poll_cpus, p->ack);
+		cpus_add_lcore(&app->poll_cpus, p->tx);
+		cpus_add_lcore(&app->poll_cpus, p->journal);
+	}
 	free(p);
 	return rc;
 }

@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <sched.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -16,6 +17,80 @@
 #define LOG_INDEX_INTERVAL (64u << 10)
 /* Store operations in flight at most. */
 #define LOG_DEPTH 64u
+
+/* "0-3,6" */
+static void
+cpus_format(char *buf, size_t len, const cpu_set_t *set)
+{
+	size_t n = 0;
+
+	buf[0] = '\0';
+	for (unsigned int c = 0; c < CPU_SETSIZE && n < len; c++) {
+		unsigned int e = c;
+
+		if (!CPU_ISSET(c, set))
+			continue;
+		while (e + 1 < CPU_SETSIZE && CPU_ISSET(e + 1, set))
+			e++;
+		n += (size_t)(e > c ? snprintf(buf + n, len - n, "%s%u-%u",
+					       n ? "," : "", c, e)
+				    : snprintf(buf + n, len - n, "%s%u",
+					       n ? "," : "", c));
+		c = e;
+	}
+}
+
+/*
+ * The CPUs of the kernel's io workers for the journal's writes: [log]
+ * io_cpus, each one evgate may run on; or, empty, evgate's CPUs at start
+ * that run no worker lcore. Sharing a busy-polling CPU, the workers (and
+ * so every fdatasync) wait for the poller's time slice: a warning then.
+ */
+static int
+choose_io_cpus(struct app *app, char *err, size_t errlen)
+{
+	const struct evg_cfg_lcores *l = &app->cfg.io_cpus;
+	char list[256], allowed[256];
+	cpu_set_t shared;
+
+	CPU_ZERO(&app->io_cpus);
+	cpus_format(allowed, sizeof(allowed), &app->start_cpus);
+	for (unsigned int i = 0; i < l->n; i++) {
+		if (!CPU_ISSET(l->id[i], &app->start_cpus)) {
+			snprintf(err, errlen,
+				 "[log] io_cpus: CPU %u is not one evgate may "
+				 "run on (%s)",
+				 l->id[i], allowed);
+			return -EINVAL;
+		}
+		CPU_SET(l->id[i], &app->io_cpus);
+	}
+	if (l->n == 0)
+		for (unsigned int c = 0; c < CPU_SETSIZE; c++)
+			if (CPU_ISSET(c, &app->start_cpus) &&
+			    !CPU_ISSET(c, &app->poll_cpus))
+				CPU_SET(c, &app->io_cpus);
+	app->io_cpus_n = (unsigned int)CPU_COUNT(&app->io_cpus);
+	if (app->cfg.store != EVG_CFG_STORE_URING)
+		return 0;
+	CPU_AND(&shared, &app->io_cpus, &app->poll_cpus);
+	cpus_format(list, sizeof(list), &app->io_cpus);
+	if (app->io_cpus_n == 0)
+		printf("evgate: warning: every CPU evgate may use (%s) runs a "
+		       "worker lcore: the kernel's io workers share them, and "
+		       "synced ACKs wait milliseconds for them ([log] io_cpus, "
+		       "docs/storage.md)\n",
+		       allowed);
+	else if (CPU_COUNT(&shared) > 0)
+		printf("evgate: warning: [log] io_cpus = %s shares CPUs with "
+		       "worker lcores: synced ACKs wait for their time "
+		       "slices (docs/storage.md)\n",
+		       list);
+	else
+		printf("evgate: log io workers on CPU(s) %s%s\n", list,
+		       l->n == 0 ? " (automatic)" : "");
+	return 0;
+}
 
 int
 app_journal_open(struct app *app, char *err, size_t errlen)
@@ -52,6 +127,11 @@ app_journal_open(struct app *app, char *err, size_t errlen)
 		snprintf(err, errlen, "[log] store = %s: not built in", store);
 		return -ENOTSUP;
 	}
+	rc = choose_io_cpus(app, err, errlen);
+	if (rc < 0)
+		return rc;
+	if (app->io_cpus_n > 0)
+		jc.io_cpus = &app->io_cpus;
 	rc = evg_journal_open(&jc, &app->journal, &app->recovery, err, errlen);
 	if (rc < 0)
 		return rc;

@@ -13,6 +13,7 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -281,6 +282,11 @@ main(int argc, char **argv)
 		     : parse_options(app, argc - start, argv + start);
 	if (rc >= 0)
 		goto out;
+	/* The EAL pins this thread to the main lcore: what evgate may use
+	 * is known only now ([log] io_cpus). */
+	if (sched_getaffinity(0, sizeof(app->start_cpus), &app->start_cpus) !=
+	    0)
+		CPU_ZERO(&app->start_cpus);
 	rc = rte_eal_init(start > 0 ? start : 1, argv);
 	if (rc < 0) {
 		fprintf(stderr, "%s: EAL: %s\n", app->prog,

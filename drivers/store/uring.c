@@ -18,6 +18,18 @@
  * order the fsync after one write only, chains end at each submit, and
  * linking every write of the file would serialise the writes themselves.
  *
+ * io workers. The kernel runs fdatasync, and writes it cannot issue
+ * without blocking (into preallocated, unwritten extents), in io worker
+ * threads of the submitting thread; those inherit its CPU affinity. A
+ * data path that busy-polls its CPU would leave them waiting for its
+ * time slice (milliseconds). With conf->io_cpus the store registers
+ * that set (IORING_REGISTER_IOWQ_AFF) for each thread that submits,
+ * before its first submission: once at create(), which also checks
+ * that the kernel takes the set, then in submit() whenever the
+ * submitting thread changed (pthread_self(), no system call). The
+ * kernel moves no worker that exists already: a thread's first store
+ * sets the CPUs, or its workers stay where they started.
+ *
  * Completion order. The device may complete writes out of order; reap()
  * hands completions out in the order the operations were queued (a
  * slot ring of depth entries holds early finishers), so the journal can
@@ -25,6 +37,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,6 +74,9 @@ struct uring_store {
 	unsigned int count;	  /* queued, not reaped */
 	unsigned int unsubmitted; /* queued, not handed to the kernel */
 	unsigned int in_kernel;	  /* submitted, no CQE yet */
+	cpu_set_t io_cpus;	  /* conf->io_cpus */
+	bool has_io_cpus;
+	pthread_t io_cpus_thread; /* the last thread they were set for */
 };
 
 static inline struct uring_store *
@@ -71,6 +87,26 @@ uring_of(struct evg_store *st)
 
 static void uring_destroy(struct evg_store *st);
 
+/*
+ * Put the calling thread's io workers on us->io_cpus. The kernel keeps
+ * that per thread (its io_uring task context), which a thread gets at
+ * its first submission or when it registers the ring's fd: registering
+ * it for the call gives one before anything is submitted, so not even
+ * the first worker starts on the poller's CPU.
+ */
+static int
+uring_place_workers(struct uring_store *us)
+{
+	int reg = io_uring_register_ring_fd(&us->ring);
+	int rc = io_uring_register_iowq_aff(&us->ring, sizeof(us->io_cpus),
+					    &us->io_cpus);
+
+	if (reg > 0)
+		io_uring_unregister_ring_fd(&us->ring);
+	us->io_cpus_thread = pthread_self();
+	return rc;
+}
+
 static int
 uring_create(const struct evg_store_conf *conf, struct evg_store **st)
 {
@@ -78,7 +114,9 @@ uring_create(const struct evg_store_conf *conf, struct evg_store **st)
 	struct uring_store *us;
 	int rc;
 
-	if (conf == NULL || conf->dir == NULL || conf->depth == 0 || st == NULL)
+	if (conf == NULL || conf->dir == NULL || conf->depth == 0 ||
+	    st == NULL ||
+	    (conf->io_cpus != NULL && CPU_COUNT(conf->io_cpus) == 0))
 		return -EINVAL;
 	us = calloc(1, sizeof(*us));
 	if (us == NULL)
@@ -101,6 +139,13 @@ uring_create(const struct evg_store_conf *conf, struct evg_store **st)
 	if (rc < 0)
 		goto fail;
 	us->ring_ok = true;
+	if (conf->io_cpus != NULL) {
+		us->io_cpus = *conf->io_cpus;
+		us->has_io_cpus = true;
+		rc = uring_place_workers(us);
+		if (rc < 0)
+			goto fail;
+	}
 	*st = (struct evg_store *)us;
 	return 0;
 fail:
@@ -325,6 +370,11 @@ uring_submit(struct evg_store *st)
 
 	if (us->unsubmitted == 0)
 		return 0;
+	/* The kernel took this set at create(): a failure here is not
+	 * expected, and would only cost latency, not correctness. */
+	if (us->has_io_cpus &&
+	    !pthread_equal(us->io_cpus_thread, pthread_self()))
+		(void)uring_place_workers(us);
 	n = io_uring_submit(&us->ring);
 	if (n < 0)
 		return n;

@@ -123,6 +123,7 @@ static const struct cfg_key keys[] = {
 	 .hi = 876000},
 	{KEY("log", "store", K_ENUM, store), .names = store_names},
 	{KEY("log", "sync", K_ENUM, sync), .names = sync_names},
+	{KEY("log", "io_cpus", K_CPUS, io_cpus), .hi = RTE_MAX_LCORE},
 	{KEY("log", "fault_injection", K_BOOL, fault_injection)},
 	{KEY("stats", "interval", K_UINT, stats_interval_s), .lo = 0,
 	 .hi = 86400,
@@ -621,15 +622,18 @@ check_key(const struct evg_cfg *cfg, const struct cfg_key *k, char *err,
 	if (k->kind == K_ALLOW) {
 		n = cfg->nb_allow;
 		max = EVG_CFG_MAX_ALLOW;
-	} else if (k->kind == K_LCORES) {
+	} else if (k->kind == K_LCORES || k->kind == K_CPUS) {
 		n = ((const struct evg_cfg_lcores *)field)->n;
 		max = k->hi;
 	}
 	if (n > max)
-		return evg_cfg_fail(
-			err, errlen, -EINVAL,
-			"[%s] %s: %u %s, expected at most %u", k->sec, k->name,
-			n, k->kind == K_ALLOW ? "rules" : "lcore ids", max);
+		return evg_cfg_fail(err, errlen, -EINVAL,
+				    "[%s] %s: %u %s, expected at most %u",
+				    k->sec, k->name, n,
+				    k->kind == K_ALLOW	? "rules"
+				    : k->kind == K_CPUS ? "CPU ids"
+							: "lcore ids",
+				    max);
 	if (k->kind == K_PATH && memchr(field, '\0', k->size) == NULL)
 		return evg_cfg_fail(err, errlen, -EINVAL,
 				    "[%s] %s: expected a NUL-terminated string",

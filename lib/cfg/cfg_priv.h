@@ -56,6 +56,7 @@ enum cfg_kind {
 	K_IPV4,	  /* A.B.C.D/P into ip and ip_prefix; empty = unset */
 	K_PATH,	  /* non-empty string */
 	K_LCORES, /* struct evg_cfg_lcores of at most hi ids; empty = auto */
+	K_CPUS,	  /* the same, of CPU ids */
 	K_ALLOW,  /* repeatable; each entry adds a rule */
 };
 

@@ -194,9 +194,10 @@ ip_parse(const char *s, rte_be32_t *ip, uint8_t *prefix, char *why,
 	return 0;
 }
 
+/* An id list: of lcores, or of CPUs (noun "CPU"). */
 static int
 lcores_parse(const char *s, struct evg_cfg_lcores *out, uint32_t max_n,
-	     char *why, size_t whylen)
+	     const char *noun, char *why, size_t whylen)
 {
 	struct evg_cfg_lcores l = {.n = 0};
 	bool seen[RTE_MAX_LCORE] = {false};
@@ -211,9 +212,9 @@ lcores_parse(const char *s, struct evg_cfg_lcores *out, uint32_t max_n,
 		for (uint32_t v = lo; v <= hi; v++) {
 			if (seen[v])
 				return evg_cfg_fail(why, whylen, -EINVAL,
-						    "expected each lcore once, "
+						    "expected each %s once, "
 						    "%u is listed twice",
-						    v);
+						    noun, v);
 			if (l.n == max_n)
 				goto bad;
 			seen[v] = true;
@@ -229,16 +230,15 @@ lcores_parse(const char *s, struct evg_cfg_lcores *out, uint32_t max_n,
 	return 0;
 bad:
 	if (max_n == 1)
-		return evg_cfg_fail(
-			why, whylen, -EINVAL,
-			"expected one lcore id 0-%u, or nothing for "
-			"automatic",
-			RTE_MAX_LCORE - 1);
+		return evg_cfg_fail(why, whylen, -EINVAL,
+				    "expected one %s id 0-%u, or nothing for "
+				    "automatic",
+				    noun, RTE_MAX_LCORE - 1);
 	return evg_cfg_fail(
 		why, whylen, -EINVAL,
-		"expected lcore ids 0-%u like 1 or 1,2 or 1-3, or nothing "
+		"expected %s ids 0-%u like 1 or 1,2 or 1-3, or nothing "
 		"for automatic",
-		RTE_MAX_LCORE - 1);
+		noun, RTE_MAX_LCORE - 1);
 }
 
 static void
@@ -430,8 +430,10 @@ evg_cfg_value_set(struct evg_cfg *cfg, const struct cfg_key *k, const char *s,
 		strcpy(field, s); /* fits: shorter than CFG_VALUE_LEN */
 		return 0;
 	case K_LCORES:
+	case K_CPUS:
 		return lcores_parse(s, (struct evg_cfg_lcores *)field, k->hi,
-				    why, whylen);
+				    k->kind == K_CPUS ? "CPU" : "lcore", why,
+				    whylen);
 	case K_ALLOW:
 		if (cfg->nb_allow >= EVG_CFG_MAX_ALLOW)
 			return evg_cfg_fail(why, whylen, -EINVAL,
@@ -479,6 +481,7 @@ evg_cfg_value_format(const struct evg_cfg *cfg, const struct cfg_key *k,
 		format_path(buf, len, (const char *)cfg + k->off, k->size);
 		break;
 	case K_LCORES:
+	case K_CPUS:
 		format_lcores(
 			buf, len,
 			(const struct evg_cfg_lcores *)((const char *)cfg +

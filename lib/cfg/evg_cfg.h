@@ -108,6 +108,9 @@ struct evg_cfg {
 	uint32_t retention_hours;	 /* [log] retention_hours = 0 */
 	enum evg_cfg_store store;	 /* [log] store = uring */
 	enum evg_cfg_sync sync;		 /* [log] sync = dsync */
+	/* [log] io_cpus = (auto: the CPUs evgate may use that run no
+	 * worker lcore); an evg_cfg_lcores of CPU ids. */
+	struct evg_cfg_lcores io_cpus;
 	bool fault_injection;		 /* [log] fault_injection = off */
 	uint32_t nb_allow;		 /* [acl] allow = (none: allow all) */
 	struct evg_cfg_allow allow[EVG_CFG_MAX_ALLOW];

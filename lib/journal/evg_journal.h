@@ -71,6 +71,9 @@ struct evg_journal_conf {
 	enum evg_journal_sync_mode sync_mode;
 	uint32_t depth;			   /* store queue depth */
 	int socket_id;
+	/* CPUs for the kernel's io workers of the writing thread (uring
+	 * store; evg_store_conf.io_cpus); NULL: the writer's own. Copied. */
+	const cpu_set_t *io_cpus;
 };
 
 /* One event to append: the header fields of its record, key and value. */

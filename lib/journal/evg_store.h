@@ -24,6 +24,7 @@
 #ifndef EVG_STORE_H
 #define EVG_STORE_H
 
+#include <sched.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -46,6 +47,14 @@ struct evg_store_conf {
 	/* mem backend only: fail data-path writes once this many bytes are
 	 * stored in all (ENOSPC), 0 = no limit; see also fail_io. */
 	uint64_t mem_capacity;
+	/* uring backend only: the CPUs the kernel's io workers of each
+	 * thread that submits run on (IORING_REGISTER_IOWQ_AFF); NULL: the
+	 * submitting thread's own CPUs. fdatasync, and writes the kernel
+	 * cannot issue without blocking, run in those workers: keep them
+	 * off a busy-polling CPU, or they wait for the poller's time
+	 * slice (docs/storage.md). Copied; create() fails with -EINVAL
+	 * when it is empty, or with the kernel's error when it refuses it. */
+	const cpu_set_t *io_cpus;
 };
 
 struct evg_store_ops {

@@ -127,8 +127,12 @@ static int
 meta_check(struct evg_journal *j, char *err, size_t errlen)
 {
 	const struct evg_store_ops *ops = j->conf.store;
-	struct evg_store_conf sc = {
-		.dir = j->dir, .depth = 1, .socket_id = j->conf.socket_id};
+	/* io_cpus here too: the kernel moves no io worker that exists
+	 * already, and this store's write would start the first one. */
+	struct evg_store_conf sc = {.dir = j->dir,
+				    .depth = 1,
+				    .socket_id = j->conf.socket_id,
+				    .io_cpus = j->conf.io_cpus};
 	struct evg_store *st;
 	char text[256] = "";
 	uint32_t n = 0;
@@ -188,7 +192,8 @@ evg_jrn_part_init(struct jrn_part *pt, struct evg_journal *j, uint32_t id)
 	const struct evg_store_ops *ops = j->conf.store;
 	struct evg_store_conf sc = {.dir = j->dir,
 				    .depth = j->conf.depth,
-				    .socket_id = j->conf.socket_id};
+				    .socket_id = j->conf.socket_id,
+				    .io_cpus = j->conf.io_cpus};
 	uint64_t ilen = (uint64_t)index_cap(&j->conf) * JRN_IDX_ENTRY;
 	char name[64];
 	int rc;
@@ -304,6 +309,10 @@ evg_journal_open(const struct evg_journal_conf *conf, struct evg_journal **jp,
 	j->conf = *conf;
 	strcpy(j->dir, conf->dir);
 	j->conf.dir = j->dir;
+	if (conf->io_cpus != NULL) {
+		j->io_cpus = *conf->io_cpus;
+		j->conf.io_cpus = &j->io_cpus;
+	}
 	j->bufcap = conf->batch_bytes;
 	j->parts = aligned_alloc(64, conf->partitions * sizeof(*j->parts));
 	if (j->parts == NULL) {

@@ -124,6 +124,7 @@ journal_open(struct bj_ctx *c, int rep)
 		.sync_mode = o->sync_mode,
 		.depth = (uint32_t)o->depth,
 		.socket_id = -1,
+		.io_cpus = o->has_io_cpus ? &o->io_cpus : NULL,
 	};
 	int rc;
 
@@ -381,7 +382,7 @@ main(int argc, char **argv)
 	char host[256] = "unknown";
 
 	bj_parse(argc, argv, &o);
-	bj_pin(o.cpu);
+	bj_pin(&o);
 	snprintf(c.scratch, sizeof(c.scratch), "%s/bench_journal.XXXXXX",
 		 o.dir);
 	if (mkdtemp(c.scratch) == NULL)
@@ -400,8 +401,8 @@ main(int argc, char **argv)
 		bench_latency(&c);
 	printf(",\n \"cpu_ran\": %d, \"interrupted\": %s\n}\n", sched_getcpu(),
 	       bj_stop_flag ? "true" : "false");
-	fprintf(stderr, " (%s store, %s on %s, CPU %d)\n", o.store_name,
-		fs.type, fs.dev, sched_getcpu());
+	fprintf(stderr, " (%s store, %s on %s, CPU %d, io workers on %s)\n",
+		o.store_name, fs.type, fs.dev, sched_getcpu(), o.io_cpus_text);
 	rm_tree(c.scratch);
 	free(c.value);
 	return bj_stop_flag ? 130 : 0;

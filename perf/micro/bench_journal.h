@@ -3,6 +3,8 @@
 #ifndef BENCH_JOURNAL_H
 #define BENCH_JOURNAL_H
 
+#include <sched.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "evg_journal.h"
@@ -29,12 +31,17 @@ struct bj_opts {
 	enum evg_journal_sync_mode sync_mode;
 	double seconds;
 	int reps, cpu;
+	const char *io_cpus_arg; /* --io-cpus: auto, same or a list */
+	cpu_set_t io_cpus;	 /* resolved by bj_pin(); has_io_cpus */
+	bool has_io_cpus;
+	char io_cpus_text[128];	 /* for the output: "0", "same" */
 };
 
 /* Parse the command line into *o; exits 0 after --help, 2 on an error. */
 void bj_parse(int argc, char **argv, struct bj_opts *o);
-/* Pin the thread to cpu (-1: leave it); exits 2 when that fails. */
-void bj_pin(int cpu);
+/* Resolve --io-cpus against the CPUs the process may use, then pin the
+ * thread to --cpu (-1: leave it); exits 2 when either fails. */
+void bj_pin(struct bj_opts *o);
 /* The JSON object's opening and its fields up to "results". */
 void bj_print_head(const struct bj_opts *o, const char *host,
 		   const struct peer_fs *fs);

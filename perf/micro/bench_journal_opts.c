@@ -37,6 +37,10 @@ usage(FILE *f)
 		"  --reps R        append: repetitions per case, 1-%d (default "
 		"5)\n"
 		"  --cpu N         pin to CPU N (default -1: not pinned)\n"
+		"  --io-cpus L     CPUs of the kernel's io workers (uring store):\n"
+		"                  auto (default: those the bench may use but\n"
+		"                  --cpu; none left: same), same (the bench\n"
+		"                  thread's), or a comma list of CPU ids\n"
 		"Prints one JSON object on stdout, a summary line on stderr.\n",
 		MAX_BURST, MAX_REPS);
 }
@@ -140,6 +144,7 @@ parse_opt(int c, const char *val, struct bj_opts *o)
 			bad("--seconds", val, "a number of seconds in (0, 600]");
 		break;
 	case 'r': o->reps = (int)parse_num("--reps", val, 1, MAX_REPS); break;
+	case 'i': o->io_cpus_arg = val; break;
 	case 'c':
 		o->cpu = strcmp(val, "-1") == 0
 				 ? -1
@@ -160,7 +165,8 @@ bj_parse(int argc, char **argv, struct bj_opts *o)
 		{"depth", 1, NULL, 'q'},      {"segment-mib", 1, NULL, 'g'},
 		{"max-mib", 1, NULL, 'x'},    {"seconds", 1, NULL, 's'},
 		{"reps", 1, NULL, 'r'},	      {"cpu", 1, NULL, 'c'},
-		{"help", 0, NULL, 'h'},	      {NULL, 0, NULL, 0},
+		{"io-cpus", 1, NULL, 'i'},    {"help", 0, NULL, 'h'},
+		{NULL, 0, NULL, 0},
 	};
 	int c;
 
@@ -173,7 +179,7 @@ bj_parse(int argc, char **argv, struct bj_opts *o)
 		.segment_mib = 256, .max_mib = 65536,
 		.level = EVG_JOURNAL_WRITTEN,
 		.sync_mode = EVG_JOURNAL_SYNC_DSYNC, .seconds = 3, .reps = 5,
-		.cpu = -1,
+		.cpu = -1, .io_cpus_arg = "auto",
 	};
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		if (c == 'h') {
@@ -192,17 +198,64 @@ bj_parse(int argc, char **argv, struct bj_opts *o)
 		bad("--batch-kib", "", "a multiple of 4, at most the segment");
 }
 
+/* --io-cpus into o->io_cpus (has_io_cpus false: "same"); allowed: the
+ * CPUs the process may use. */
+static void
+io_cpus_resolve(struct bj_opts *o, const cpu_set_t *allowed)
+{
+	uint64_t ids[MAX_CASES];
+	unsigned int n;
+	size_t len = 0;
+
+	CPU_ZERO(&o->io_cpus);
+	if (strcmp(o->io_cpus_arg, "same") == 0) {
+		snprintf(o->io_cpus_text, sizeof(o->io_cpus_text), "same");
+		return;
+	}
+	if (strcmp(o->io_cpus_arg, "auto") == 0) {
+		if (o->cpu >= 0) { /* unpinned, the bench has no CPU of its own */
+			CPU_OR(&o->io_cpus, &o->io_cpus, allowed);
+			CPU_CLR(o->cpu, &o->io_cpus);
+		}
+	} else {
+		n = parse_list("--io-cpus", o->io_cpus_arg, 0,
+			       CPU_SETSIZE - 1, ids);
+		for (unsigned int i = 0; i < n; i++) {
+			if (!CPU_ISSET(ids[i], allowed))
+				bad("--io-cpus", o->io_cpus_arg,
+				    "CPUs this process may run on");
+			CPU_SET(ids[i], &o->io_cpus);
+		}
+	}
+	o->has_io_cpus = CPU_COUNT(&o->io_cpus) > 0;
+	if (!o->has_io_cpus) {
+		snprintf(o->io_cpus_text, sizeof(o->io_cpus_text), "same");
+		return;
+	}
+	for (int c = 0; c < CPU_SETSIZE; c++)
+		if (CPU_ISSET(c, &o->io_cpus) &&
+		    len + 8 < sizeof(o->io_cpus_text))
+			len += (size_t)snprintf(o->io_cpus_text + len,
+						sizeof(o->io_cpus_text) - len,
+						"%s%d", len ? "," : "", c);
+}
+
 void
-bj_pin(int cpu)
+bj_pin(struct bj_opts *o)
 {
 	cpu_set_t set;
 
-	if (cpu < 0)
+	if (sched_getaffinity(0, sizeof(set), &set) != 0) {
+		fprintf(stderr, ME ": sched_getaffinity: %s\n", strerror(errno));
+		exit(2);
+	}
+	io_cpus_resolve(o, &set);
+	if (o->cpu < 0)
 		return;
 	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
+	CPU_SET(o->cpu, &set);
 	if (sched_setaffinity(0, sizeof(set), &set) != 0) {
-		fprintf(stderr, ME ": --cpu %d: %s\n", cpu, strerror(errno));
+		fprintf(stderr, ME ": --cpu %d: %s\n", o->cpu, strerror(errno));
 		exit(2);
 	}
 }
@@ -221,13 +274,14 @@ bj_print_head(const struct bj_opts *o, const char *host,
 	      const struct peer_fs *fs)
 {
 	printf("{\n \"bench\": \"journal_%s\", \"host\": \"%s\", "
-	       "\"cpus_online\": %ld, \"cpu\": %d,\n"
+	       "\"cpus_online\": %ld, \"cpu\": %d, \"io_cpus\": \"%s\",\n"
 	       " \"dir\": \"%s\", \"fs\": \"%s\", \"device\": \"%s\",\n"
 	       " \"store\": \"%s\", \"level\": \"%s\", \"batch_bytes\": %llu, "
 	       "\"depth\": %llu, \"segment_bytes\": %llu,\n"
 	       " \"seconds_per_case\": %.3f, \"reps\": %d,\n",
 	       o->mode == BJ_APPEND ? "append" : "latency", host,
-	       sysconf(_SC_NPROCESSORS_ONLN), o->cpu, o->dir, fs->type,
+	       sysconf(_SC_NPROCESSORS_ONLN), o->cpu, o->io_cpus_text, o->dir,
+	       fs->type,
 	       fs->dev, o->store_name, level_name(o),
 	       (unsigned long long)o->batch_kib << 10,
 	       (unsigned long long)o->depth,

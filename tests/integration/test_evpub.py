@@ -111,6 +111,40 @@ def case_second_session(ctx):
     return note
 
 
+def io_workers(pid):
+    """{tid: CPUs} of pid's kernel io workers (threads "iou-wrk-<tid>")."""
+    found = {}
+    for t in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{t}/comm") as f:
+                if f.read().startswith("iou-wrk-"):
+                    found[int(t)] = os.sched_getaffinity(int(t))
+        except OSError:
+            pass  # it exited
+    return found
+
+
+def case_io_workers_off_the_worker_cpu(ctx):
+    """evgate runs with -l 0-1: lcore 1 (CPU 1) busy-polls every stage,
+    so [log] io_cpus (automatic) puts the kernel's io workers, which run
+    every fdatasync, on CPU 0. Checked right after a synced burst, while
+    they exist (they exit after seconds of idleness)."""
+    line = "evgate: log io workers on CPU(s) 0 (automatic)"
+    check(line in ctx.gate.output(), f"no line '{line}' at start")
+    n = 2000
+    events = [(b"", f"io {i}".encode()) for i in range(n)]
+    rc, out, err, s, _ = evpub_in_ns(
+        ctx, ["--server", GATE_IP, "--producer", "13",
+              "--timeout", str(EVPUB_TIMEOUT)],
+        "".join(f"io {i}\n" for i in range(n)))
+    note = published(ctx, 13, 0, events, rc, out, err, s)
+    workers = io_workers(ctx.gate.pid)
+    check(workers, "no kernel io worker in evgate after a synced burst")
+    wrong = {t: sorted(c) for t, c in workers.items() if c != {0}}
+    check(not wrong, f"io workers not on CPU 0 only: {wrong}")
+    return f"{len(workers)} io worker(s), all on CPU 0; {note}"
+
+
 def case_nothing_listens(ctx):
     timeout = 1.0
     rc, out, err, s, secs = evpub_in_ns(
@@ -165,6 +199,7 @@ def run_all(tap, args, tb, prefix, tmp, procs):
     os.makedirs(os.path.join(tmp, "log"))
     gate = start_gate(evgate, tb, prefix, tmp, level, procs)
     ctx = Ctx(evpub, evtail, tb.ns, os.path.join(tmp, "log"))
+    ctx.gate = gate
     cases = [
         ("evpub_stdin_lines_are_all_acked", case_stdin_lines),
         ("evpub_generated_events_are_all_acked", case_generated),
@@ -172,6 +207,9 @@ def run_all(tap, args, tb, prefix, tmp, procs):
          case_second_session),
         ("evpub_exits_1_after_timeout_when_nothing_listens", case_nothing_listens),
     ]
+    if level == "synced":
+        cases.append(("kernel_io_workers_run_off_the_busy_polling_cpu",
+                      case_io_workers_off_the_worker_cpu))
     for name, fn in cases:
         taputil.run_case(tap, name, fn, ctx)
     rc = gate.stop(signal.SIGINT, 20)

@@ -482,7 +482,7 @@ Test(cfg_dump, every_key_has_a_bad_value_case)
 				strcmp(tu_bad_values[i].key, key) == 0;
 		cr_expect(found, "[%s] %s has no bad-value case", sec, key);
 	}
-	cr_assert_eq(keys, 34);
+	cr_assert_eq(keys, 35);
 }
 
 Test(cfg_file, lcore_lists_take_ids_ranges_and_mixes)
