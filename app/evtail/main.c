@@ -68,7 +68,7 @@ static void
 usage(void)
 {
 	printf("Usage: evtail [options] DIR\n"
-	       "       evtail --verify [--partition N] DIR\n"
+	       "       evtail --verify [--json] [--partition N] DIR\n"
 	       "Print the records of evgate's journal in the log directory "
 	       "DIR.\nReads only: runs while evgate writes, needs no EAL.\n"
 	       "\n"
@@ -90,7 +90,10 @@ usage(void)
 	       "      --verify        check every batch CRC and every\n"
 	       "                      (producer, stream) seq sequence; go on\n"
 	       "                      past a corrupt segment; print a summary\n"
-	       "                      per partition and in all\n"
+	       "                      per partition and in all; with\n"
+	       "                      --json, also a JSON line per (producer,\n"
+	       "                      stream, session): first_seq, last_seq,\n"
+	       "                      records\n"
 	       "  -h, --help          this text\n"
 	       "  -V, --version       the version\n"
 	       "\n"
@@ -219,9 +222,10 @@ check_opts(const struct evtail_opts *o, int argc, char **argv)
 		return usage_error(argv[optind + 1], NULL,
 				   "unexpected argument (one DIR only)");
 	if (o->verify &&
-	    (o->follow || o->json || o->has_stream || o->has_producer ||
-	     o->count != 0 || o->from != EVTAIL_FROM_START))
-		return usage_error("--verify", NULL, "takes --partition only");
+	    (o->follow || o->has_stream || o->has_producer || o->count != 0 ||
+	     o->from != EVTAIL_FROM_START))
+		return usage_error("--verify", NULL,
+				   "takes --partition and --json only");
 	return 0;
 }
 

@@ -523,6 +523,19 @@ def t_verify_sessions(c):
     p = c.evtail_ok("--verify", log)
     check(summary(p)[3] == 0 and "sessions 24," in p.out[-1],
           f"new sessions at seq 0: {p.out[-1]!r}")
+    # --json: a line per (producer, stream, session) with its seq range.
+    p = c.evtail_ok("--verify", "--json", log)
+    lines = [json.loads(ln) for ln in p.out if ln.startswith("{")]
+    check(len(lines) == 2 * k, f"{len(lines)} session lines, expected {2 * k}")
+    for ln in lines:
+        key = (ln["producer"], ln["stream"])
+        seqs = [r["seq"] for r in c.env.full
+                if (r["producer"], r["stream"]) == key]
+        want = ((min(seqs), max(seqs), len(seqs)) if ln["session"] == 1
+                else (0, 9, 10))
+        got = (ln["first_seq"], ln["last_seq"], ln["records"])
+        check(got == want, f"{key} session {ln['session']}: {got}, "
+                           f"expected {want}")
     # Session 1 again (fenced), then session 3 from seq 5.
     write_more(c, log, BASE_EVENTS + 10 * k, k, "--session", 1)
     write_more(c, log, BASE_EVENTS + 11 * k, k, "--session", 3,
@@ -631,7 +644,7 @@ def t_usage(c):
             (["-x", base], ["-x"]),
             (["--partition"], ["--partition"]),
             ([base, base], ["unexpected"]),
-            (["--verify", "--json", base], ["--verify"]),
+            (["--verify", "--follow", base], ["--verify"]),
             (["--partition", "2", base], [base, "partition 2"]),
             ([missing], [missing]),
             (["--verify", missing], [missing])):
