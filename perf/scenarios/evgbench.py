@@ -99,17 +99,30 @@ def cpus():
     return c[0], c[-1]
 
 
+def io_workers_of(lines):
+    """Where evgate says the kernel's io workers of its log run ([log]
+    io_cpus): "0" or "0 (automatic)", or "shared with worker lcores"."""
+    for ln in lines:
+        if ln.startswith("evgate: log io workers on CPU(s) "):
+            return ln.split("CPU(s) ", 1)[1]
+        if ln.startswith("evgate: warning:") and "io" in ln and "worker" in ln:
+            return "shared with worker lcores: " + ln.split(": ", 2)[2][:60]
+    return "?"
+
+
 class Gate:
     """evgate with one config: memif server (socket in tmp) or net_pcap
     replay of rx_pcap; worker lcores 1.. mapped to `worker_cpus`."""
 
     def __init__(self, evgate, tmp, tag, conf, worker_cpus, pcap=None,
-                 mtu=BASE_MTU):
+                 mtu=BASE_MTU, io_cpus="auto"):
         self.tmp, self.prefix = tmp, f"evgp{os.getpid()}{tag}"
         self.sock = os.path.join(tmp, f"{tag}.sock")
         self.logdir = os.path.join(tmp, f"log-{tag}")
         os.mkdir(self.logdir)
         cpath = os.path.join(tmp, f"{tag}.ini")
+        if io_cpus != "auto":  # gate_conf() ends with [log]
+            conf += f"io_cpus = {io_cpus}\n"
         with open(cpath, "w") as f:
             f.write(conf)
         main_cpu = cpus()[0]
@@ -130,6 +143,7 @@ class Gate:
             out = self.proc.report(40, tail=True)
             self.stop()
             raise BenchError(f"evgate did not start:\n{out}")
+        self.cpu_map["evgate_io_workers"] = io_workers_of(self.proc.output())
 
     def _tel(self, cmd):
         try:
@@ -243,15 +257,21 @@ class Scratch:
     """A scratch directory under `base`, removed at the end, and the
     gates started in it, stopped at the end; SIGTERM ends it cleanly."""
 
-    def __init__(self, base, name):
+    def __init__(self, base, name, io_cpus="auto"):
         self.path = tempfile.mkdtemp(prefix=f"{name}.", dir=base)
         self.gates = []
+        self.io_cpus = io_cpus
         signal.signal(signal.SIGTERM, lambda s, f: sys.exit(143))
 
     def gate(self, *args, **kw):
-        g = Gate(*args, **kw)
+        g = Gate(*args, io_cpus=self.io_cpus, **kw)
         self.gates.append(g)
         return g
+
+    def io_workers(self):
+        """Where the gates' kernel io workers ran (io_workers_of())."""
+        return "; ".join(sorted({g.cpu_map.get("evgate_io_workers", "?")
+                                 for g in self.gates})) or "?"
 
     def close(self):
         for g in self.gates:
@@ -266,6 +286,9 @@ def common_args(ap, seconds):
     ap.add_argument("--seconds", type=float, default=seconds,
                     help="seconds of traffic per case")
     ap.add_argument("--producers", type=int, default=4)
+    ap.add_argument("--io-cpus", default="auto",
+                    help="evgate's [log] io_cpus: auto (evgate's default) "
+                         "or a CPU list (docs/storage.md)")
 
 
 def tools(build):

@@ -59,7 +59,7 @@ def main():
         print(f"latency: --size {a.size} --batch {a.batch}: {why}",
               file=sys.stderr)
         return 2
-    scratch = eb.Scratch(a.dir, "evg-latency")
+    scratch = eb.Scratch(a.dir, "evg-latency", a.io_cpus)
     levels = []
     try:
         for ack in a.acks.split():
@@ -74,6 +74,7 @@ def main():
            "port_mtu_from": mtu_why, "eal_memory": eb.eal_memory()[1],
            "cpus": {"evgen_lcore0": main_cpu, "evgate_main_lcore0": main_cpu,
                     "evgate_worker_lcore1": wcpu,
+                    "evgate_io_workers": scratch.io_workers(),
                     "stages_on_worker": "rx, seq, journal, ack, tx"},
            "event_bytes": a.size, "events_per_frame": a.batch,
            "window_per_stream": a.window, "producers": a.producers,

@@ -59,7 +59,7 @@ def main():
         print(f"scaling: {e}", file=sys.stderr)
         return 2
     mtu, mtu_why = eb.port_mtu(evgate, evgen)
-    scratch = eb.Scratch(a.dir, "evg-scaling")
+    scratch = eb.Scratch(a.dir, "evg-scaling", a.io_cpus)
     res = []
     try:
         for i, case in enumerate(CASES):

@@ -138,7 +138,7 @@ def main():
         print(f"throughput: {e}", file=sys.stderr)
         return 2
     mtu, mtu_why = eb.port_mtu(evgate, evgen)
-    scratch = eb.Scratch(a.dir, "evg-throughput")
+    scratch = eb.Scratch(a.dir, "evg-throughput", a.io_cpus)
     main_cpu, wcpu = eb.cpus()
     try:
         res = []
@@ -152,6 +152,7 @@ def main():
            "port_mtu": mtu, "port_mtu_from": mtu_why,
            "cpus": {"evgen_lcore0": main_cpu, "evgate_main_lcore0": main_cpu,
                     "evgate_worker_lcore1": wcpu,
+                    "evgate_io_workers": scratch.io_workers(),
                     "stages_on_worker": "rx, seq, journal, ack, tx"},
            "eal_memory": eb.eal_memory()[1],
            "seconds_per_case": a.seconds, "producers": a.producers,
