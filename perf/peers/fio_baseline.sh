@@ -4,6 +4,13 @@
 #   seq_write           O_DIRECT sequential writes of --bs (1 MiB) through
 #                       --ioengine (io_uring) at --iodepth (4): bandwidth,
 #                       to compare with journal append bandwidth;
+#   seq_write_fresh     the same into a new file, preallocated (fallocate)
+#                       and larger than the job can write: every write
+#                       lands on space never written, as a journal's
+#                       appends do (unwritten extents are converted as
+#                       they are written); the 1 GiB file above is
+#                       overwritten after its first pass. Skipped (said)
+#                       when --dir lacks the room;
 #   write_fdatasync_4k  4 KiB buffered writes, fdatasync after each
 #                       (fdatasync=1): write clat and fdatasync latency
 #                       percentiles and ops/s, to compare with the synced
@@ -79,6 +86,20 @@ run_job() {
 
 run_job seq_write --rw=write --bs="$bs" --direct=1 --ioengine="$ioengine" \
 	--iodepth="$iodepth"
+# 3 GB/s for the whole runtime, at least 2 GiB; fio lays it out with
+# fallocate, at no write cost.
+fresh_mb=$(((runtime_ms * 3 + 999) / 1000))
+((fresh_mb < 2048)) && fresh_mb=2048
+free_mb=$(df -Pm "$dir" | awk 'NR == 2 { print $4 }')
+if ((free_mb > fresh_mb + 1024)); then
+	run_job seq_write_fresh --rw=write --bs="$bs" --direct=1 \
+		--ioengine="$ioengine" --iodepth="$iodepth" \
+		--filename="$peer_tmp/fresh.dat" --size="${fresh_mb}M" --fallocate=native
+	rm -f "$peer_tmp/fresh.dat"
+else
+	echo "{\"skipped\": \"$free_mb MB free under $dir, the job needs $fresh_mb\"}" \
+		>"$peer_tmp/seq_write_fresh.skip"
+fi
 run_job write_fdatasync_4k --rw=write --bs=4k --ioengine=psync --fdatasync=1
 run_job write_dsync_4k --rw=write --bs=4k --ioengine=psync --sync=dsync
 
@@ -104,6 +125,16 @@ def pct_us(lat):
 
 
 version, seq = job("seq_write")
+try:
+    _, fresh = job("seq_write_fresh")
+    fw = fresh["write"]
+    fresh = {"file_mb": int(fresh["job options"]["size"].rstrip("M")),
+             "seconds": fw["runtime"] / 1e3,
+             "mb_per_s": round(fw["bw_bytes"] / 1e6, 1),
+             "clat_us": pct_us(fw["clat_ns"])}
+except FileNotFoundError:
+    with open(f"{tmp}/seq_write_fresh.skip") as f:
+        fresh = json.load(f)
 _, fds = job("write_fdatasync_4k")
 _, dsy = job("write_dsync_4k")
 w = seq["write"]
@@ -116,6 +147,7 @@ out = {
         "mb_per_s": round(w["bw_bytes"] / 1e6, 1),
         "iops": round(w["iops"], 1),
         "clat_us": pct_us(w["clat_ns"])},
+    "seq_write_fresh": fresh,
     "write_fdatasync_4k": {
         "seconds": fds["write"]["runtime"] / 1e3,
         "ops_per_s": round(fds["write"]["iops"], 1),
@@ -131,7 +163,9 @@ out = {
 print(json.dumps(out, indent=1))
 s, f, d = out["seq_write"], out["write_fdatasync_4k"], out["write_dsync_4k"]
 print(f"fio on {out['fs']} ({out['device']}): O_DIRECT seq {bs} "
-      f"{s['mb_per_s']} MB/s; 4k write+fdatasync {f['ops_per_s']:.0f}/s, "
+      f"{s['mb_per_s']} MB/s (fresh file "
+      f"{fresh.get('mb_per_s', fresh.get('skipped'))} MB/s); "
+      f"4k write+fdatasync {f['ops_per_s']:.0f}/s, "
       f"fdatasync p50 {f['fdatasync_lat_us']['p50']} "
       f"p99 {f['fdatasync_lat_us']['p99']} us; 4k O_DSYNC p50 "
       f"{d['clat_us']['p50']} p99 {d['clat_us']['p99']} "

@@ -107,6 +107,7 @@ import glob, json, os, sys
 tmp, fs, load0, load1, size = sys.argv[1:]
 fio = json.load(open(f"{tmp}/fio.json"))
 seq = fio["seq_write"]["mb_per_s"]
+fresh = fio.get("seq_write_fresh", {}).get("mb_per_s")
 out = {"bench": "storage", **json.loads(fs), "event_bytes": int(size),
        "loadavg_before": load0, "loadavg_after": load1,
        "cpus_online": os.cpu_count(), "fio": fio,
@@ -120,6 +121,7 @@ for p in sorted(glob.glob(f"{tmp}/bw_*.json")):
         "store_mb_per_s": mb, "payload_mb_per_s": r["payload_mb_per_s_median"],
         "mevents_per_s": r["mevents_per_s_median"],
         "ratio_to_fio_seq": round(mb / seq, 3) if seq else None,
+        "ratio_to_fio_fresh": round(mb / fresh, 3) if fresh else None,
         "cpu_ran": j["cpu_ran"]})
 fio_p99 = {"synced_dsync": fio["write_dsync_4k"]["clat_us"]["p99"],
            "synced_fdatasync": fio["write_fdatasync_4k"]["fdatasync_lat_us"]["p99"]}
@@ -138,6 +140,7 @@ bw = ", ".join(f"{b['level']} {b['batch_bytes'] >> 10}K "
                for b in out["bandwidth"])
 lt = ", ".join(f"{l['level']} p99 {l['latency_us']['p99']} us "
                f"({l['ratio_p99_to_fio']}x fio)" for l in out["synced_latency"])
-print(f"storage on {out['fs']} ({out['device']}): fio seq {seq} MB/s; "
+print(f"storage on {out['fs']} ({out['device']}): fio seq {seq} MB/s "
+      f"(fresh file {fresh} MB/s); "
       f"journal {bw}; {lt}; load {load0} -> {load1}", file=sys.stderr)
 EOF
