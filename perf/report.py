@@ -289,10 +289,26 @@ def cpu_line(res):
     c = t.get("cpus", {})
     return (f"CPUs: evgen lcore 0 on CPU {c.get('evgen_lcore0', '?')}, evgate "
             f"main lcore 0 on CPU {c.get('evgate_main_lcore0', '?')}, worker "
-            f"lcore 1 (every stage) on CPU {c.get('evgate_worker_lcore1', '?')};"
+            f"lcore 1 (every stage) on CPU {c.get('evgate_worker_lcore1', '?')},"
+            f" the log's kernel io workers on CPU "
+            f"{c.get('evgate_io_workers', '?')};"
             f" log on {t.get('fs', '?')} ({t.get('device', '?')}) under "
             f"{t.get('dir', '?')}; port MTU {t.get('port_mtu', '?')}; "
             f"{t.get('eal_memory', '')}.")
+
+
+def hiccup_line(res):
+    """The host's floor for tail latency (bench_hiccup)."""
+    h = result(res, "hiccup")
+    if not h:
+        return []
+    per = "; ".join(f"CPU {c['cpu']}: {c['lost_pct']:.2f} % of the time in "
+                    f"{c['gaps']} gaps, the longest {c['max_ms']:.1f} ms, "
+                    f"{c['over_2ms']} over 2 ms" for c in h["cpus"])
+    return [f"Host floor (`bench_hiccup`, a thread spinning alone on each "
+            f"CPU for {h['seconds']:.0f} s, gaps over {h['threshold_us']} µs):"
+            f" {per}. A latency measured through these CPUs meets such a gap "
+            f"about as often: its p99 cannot be below them."]
 
 
 def table(res, plots):
@@ -301,7 +317,7 @@ def table(res, plots):
            f"{h['cpu_model']}, Linux {h['kernel']}, load {h['loadavg_at_end']}"
            f" at the end), `perf/run.sh` {res['mode']} mode, "
            f"{res['seconds_total']} s; file `{res['_file']}`.", "",
-           cpu_line(res), ""]
+           cpu_line(res), ""] + hiccup_line(res) + [""]
     for part in (table_goals, table_throughput, table_latency, table_peers,
                  table_scaling, table_summaries):
         lines = part(res)

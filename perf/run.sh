@@ -73,7 +73,7 @@ fi
 all_targets=$(ninja -C "$build" -t targets all 2>/dev/null | cut -d: -f1)
 for t in app/evgate/evgate app/evgen/evgen perf/peers/kudp_bench \
 	perf/peers/redis_load perf/peers/nats_peer perf/micro/bench_micro \
-	perf/micro/bench_evf perf/micro/bench_journal; do
+	perf/micro/bench_evf perf/micro/bench_journal perf/micro/bench_hiccup; do
 	grep -qx "$t" <<<"$all_targets" || continue
 	ninja -C "$build" -j"$(nproc)" "$t" >"$tmp/ninja.log" 2>&1 || {
 		tail -n 5 "$tmp/ninja.log" >&2
@@ -131,6 +131,10 @@ else
 fi
 tlimit=$((quick ? 90 : 420))
 
+# First, on idle CPUs: the gaps a spinning thread sees (the floor).
+if have "$build/perf/micro/bench_hiccup" hiccup; then
+	bench hiccup 30 "$build/perf/micro/bench_hiccup" --seconds "$sec"
+fi
 bench throughput "$tlimit" $S/throughput.py --build "$build" --dir "$dir" \
 	--seconds "$sec" --sizes "$tsizes" --batches "$tbatches" \
 	--acks "$tacks" --paths "memif pcap"

@@ -105,8 +105,11 @@ def io_workers_of(lines):
     for ln in lines:
         if ln.startswith("evgate: log io workers on CPU(s) "):
             return ln.split("CPU(s) ", 1)[1]
-        if ln.startswith("evgate: warning:") and "io" in ln and "worker" in ln:
-            return "shared with worker lcores: " + ln.split(": ", 2)[2][:60]
+        m = re.match(r"evgate: warning: \[log\] io_cpus = (\S+) shares", ln)
+        if m:
+            return f"{m.group(1)} (shared with a worker lcore)"
+        if ln.startswith("evgate: warning: every CPU evgate may use"):
+            return "the worker lcores' (no other CPU)"
     return "?"
 
 
@@ -121,6 +124,8 @@ class Gate:
         self.logdir = os.path.join(tmp, f"log-{tag}")
         os.mkdir(self.logdir)
         cpath = os.path.join(tmp, f"{tag}.ini")
+        if io_cpus == "worker":
+            io_cpus = ",".join(map(str, sorted(set(worker_cpus))))
         if io_cpus != "auto":  # gate_conf() ends with [log]
             conf += f"io_cpus = {io_cpus}\n"
         with open(cpath, "w") as f:
@@ -286,9 +291,11 @@ def common_args(ap, seconds):
     ap.add_argument("--seconds", type=float, default=seconds,
                     help="seconds of traffic per case")
     ap.add_argument("--producers", type=int, default=4)
-    ap.add_argument("--io-cpus", default="auto",
-                    help="evgate's [log] io_cpus: auto (evgate's default) "
-                         "or a CPU list (docs/storage.md)")
+    ap.add_argument("--io-cpus", default="worker",
+                    help="evgate's [log] io_cpus: worker (default: the "
+                         "worker lcores' CPUs), auto (evgate's own default: "
+                         "the other CPUs, here evgen's) or a CPU list "
+                         "(perf/README.md, docs/storage.md)")
 
 
 def tools(build):
