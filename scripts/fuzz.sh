@@ -53,10 +53,16 @@ grep -E '^(#[0-9]+.*DONE|stat::|==[0-9]+==ERROR|SUMMARY|fuzz_.*invariant)' "$wor
 execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$work/log")
 rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$work/log")
 cov=$(grep -oE 'cov: [0-9]+ ft: [0-9]+' "$work/log" | tail -1)
-crashes=$(find "$work/artifacts" -type f | wc -l)
+# crash-, leak-, timeout-, oom-: findings, kept as regressions. slow-unit-
+# (over -report_slow_units seconds) is said, not kept: a paused or
+# starved fuzzer makes any input slow.
+crashes=$(find "$work/artifacts" -type f ! -name 'slow-unit-*' | wc -l)
 if ((crashes > 0)); then
-	cp "$work"/artifacts/* "tests/fuzz/regressions/$target/"
+	find "$work/artifacts" -type f ! -name 'slow-unit-*' \
+		-exec cp {} "tests/fuzz/regressions/$target/" \;
 	echo "fuzz.sh: $crashes crashing input(s) saved to tests/fuzz/regressions/$target/"
 fi
+slow=$(find "$work/artifacts" -type f -name 'slow-unit-*' | wc -l)
+((slow > 0)) && echo "fuzz.sh: $slow slow input(s) reported (not kept): $(ls "$work/artifacts" | grep slow-unit | head -3)"
 echo "fuzz.sh: target=$target limit=$limit executions=${execs:-unknown} exec/s=${rate:-unknown} ${cov:-cov: unknown} crashes=$crashes rc=$rc"
 exit $rc

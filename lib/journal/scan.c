@@ -182,17 +182,20 @@ evg_jrn_scanbuf_free(struct jrn_scanbuf *sb)
 	sb->cap = 0;
 }
 
-/* Read exactly len bytes at off into sb; 1 when the file is too short. */
+/* Read exactly len bytes at off into sb; 1 when the file is too short.
+ * The size is checked first: a corrupt batch length must not make the
+ * buffer grow (to as much as the largest batch) for bytes not there. */
 static int
 cursor_read(struct jrn_cursor *c, uint64_t off, uint64_t len)
 {
 	int64_t n;
-	int rc = scanbuf_reserve(c->sb, len);
+	int rc;
 
-	if (rc < 0)
-		return rc;
 	if (off + len > c->size)
 		return 1;
+	rc = scanbuf_reserve(c->sb, len);
+	if (rc < 0)
+		return rc;
 	n = evg_jrn_file_read(c->f, c->sb->p, len, off);
 	if (n < 0)
 		return (int)n;
