@@ -34,6 +34,7 @@ pkgs=(
 	meson ninja-build pkg-config python3 git clang-format
 	# libraries
 	libdpdk-dev dpdk liburing-dev libhugetlbfs-dev libhugetlbfs-bin libcriterion-dev
+	libisal-dev
 	# testbed, demo and benchmarks (dpdk-dev: dpdk-telemetry.py, dpdk-testpmd)
 	iproute2 iputils-ping arping ethtool fio dpdk-dev
 )

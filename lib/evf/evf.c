@@ -11,12 +11,15 @@
 #include "evg_byteorder.h"
 #include "evg_evf.h"
 
-/* The DPDK build takes CRC-32C from rte_hash_crc (hardware when the CPU
- * has it); the DPDK-free build (libevclient) from crc32c.c. */
+/* The appliance's build takes CRC-32C from ISA-L (crc32_iscsi: several
+ * streams of the crc32 instruction folded with PCLMULQDQ, about three
+ * times the speed of one serial crc32 chain, which is what DPDK's
+ * rte_hash_crc is: docs/protocol.md); the DPDK-free build (libevclient,
+ * libc only) from crc32c.c. */
 #ifdef EVG_EVF_NO_DPDK
 #include "evf_crc32c.h"
 #else
-#include <rte_hash_crc.h>
+#include <isa-l/crc.h>
 #endif
 
 /* The smallest record is 16 bytes, so a frame capped at the largest UDP
@@ -108,29 +111,28 @@ crc_zero32(uint32_t crc)
 
 #else
 
-/* Raw CRC-32C update (no init, no final xor), 8 bytes per instruction. */
+/* Raw CRC-32C update (no init, no final xor): crc32_iscsi() takes and
+ * returns the raw register. Its length is an int: frames and batches are
+ * far below INT_MAX, and longer data goes in pieces. */
 static inline uint32_t
 crc_update(uint32_t crc, const uint8_t *p, size_t n)
 {
-	for (; n >= 8; p += 8, n -= 8)
-		crc = rte_hash_crc_8byte(evg_ld64(p), crc);
-	if (n & 4) {
-		crc = rte_hash_crc_4byte(evg_ld32(p), crc);
-		p += 4;
+	while (n > 0) {
+		int piece = n > (1u << 30) ? 1 << 30 : (int)n;
+
+		crc = crc32_iscsi((unsigned char *)(uintptr_t)p, piece, crc);
+		p += piece;
+		n -= (size_t)piece;
 	}
-	if (n & 2) {
-		crc = rte_hash_crc_2byte(evg_ld16(p), crc);
-		p += 2;
-	}
-	if (n & 1)
-		crc = rte_hash_crc_1byte(*p, crc);
 	return crc;
 }
 
 static inline uint32_t
 crc_zero32(uint32_t crc)
 {
-	return rte_hash_crc_4byte(0, crc);
+	static const uint8_t zero[4];
+
+	return crc_update(crc, zero, sizeof(zero));
 }
 
 #endif /* EVG_EVF_NO_DPDK */

@@ -148,7 +148,7 @@ int64_t evg_evf_max_event_size(uint32_t frame_len);
 
 /* CRC-32C (Castagnoli) of `len` bytes, with the protocol's init and final
  * xor: evg_evf_crc32c("123456789", 9) == 0xE3069283. Hardware CRC when
- * the CPU has it: via DPDK's rte_hash_crc in evg_evf_dep, via SSE4.2
+ * the CPU has it: via ISA-L's crc32_iscsi in evg_evf_dep, via SSE4.2
  * intrinsics in the DPDK-free evg_evf_nodpdk_dep (libevclient). */
 uint32_t evg_evf_crc32c(const void *data, size_t len);
 

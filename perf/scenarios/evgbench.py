@@ -126,8 +126,8 @@ class Gate:
         cpath = os.path.join(tmp, f"{tag}.ini")
         if io_cpus == "worker":
             io_cpus = ",".join(map(str, sorted(set(worker_cpus))))
-        if io_cpus != "auto":  # gate_conf() ends with [log]
-            conf += f"io_cpus = {io_cpus}\n"
+        if io_cpus != "auto":  # gate_conf() has a [log] section
+            conf = conf.replace("[log]\n", f"[log]\nio_cpus = {io_cpus}\n", 1)
         with open(cpath, "w") as f:
             f.write(conf)
         main_cpu = cpus()[0]
