@@ -7,6 +7,7 @@ Every process is bounded by a timeout and stopped by PID; the scratch
 directory and the EAL runtime directories go at the end.
 """
 
+import argparse
 import json
 import os
 import re
@@ -282,6 +283,35 @@ class Scratch:
         for g in self.gates:
             g.stop()  # also for a gate that died: its directories go
         shutil.rmtree(self.path, ignore_errors=True)
+
+
+ACK_LEVELS = ("received", "written", "synced")
+
+
+def _items(text):
+    return [w for w in re.split(r"[,\s]+", text.strip()) if w]
+
+
+def ack_list(text):
+    """argparse type: ACK levels, separated by spaces or commas."""
+    levels = _items(text)
+    bad = [w for w in levels if w not in ACK_LEVELS]
+    if bad or not levels:
+        raise argparse.ArgumentTypeError(
+            f"'{text}': expected ACK levels among {', '.join(ACK_LEVELS)}")
+    return levels
+
+
+def int_list(text):
+    """argparse type: positive integers, separated by spaces or commas."""
+    try:
+        vals = [int(w) for w in _items(text)]
+    except ValueError:
+        vals = []
+    if not vals or min(vals) <= 0:
+        raise argparse.ArgumentTypeError(
+            f"'{text}': expected positive integers like \"64 256\" or 64,256")
+    return vals
 
 
 def common_args(ap, seconds):

@@ -26,7 +26,7 @@ def level(a, evgate, evgen, mtu, scratch, ack):
                               a.probe_seconds, a.producers, mtu,
                               window=a.window)
         top = probe["acked_events_per_s"] or probe["events_per_s"]
-        for pct in map(int, a.loads.split()):
+        for pct in a.loads:
             r = eb.memif_case(evgen, gate, f"l{ack[0]}{pct}", a.size,
                               a.batch, a.seconds, a.producers, mtu,
                               rate=top * pct / 100, window=a.window)
@@ -44,8 +44,9 @@ def main():
     ap.add_argument("--size", type=int, default=64)
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--window", type=int, default=64)
-    ap.add_argument("--acks", default="received written synced")
-    ap.add_argument("--loads", default="10 50 90")
+    ap.add_argument("--acks", type=eb.ack_list,
+                    default="received written synced")
+    ap.add_argument("--loads", type=eb.int_list, default="10 50 90")
     ap.add_argument("--probe-seconds", type=float, default=2)
     a = ap.parse_args()
     try:
@@ -62,7 +63,7 @@ def main():
     scratch = eb.Scratch(a.dir, "evg-latency", a.io_cpus)
     levels = []
     try:
-        for ack in a.acks.split():
+        for ack in a.acks:
             try:
                 levels.append(level(a, evgate, evgen, mtu, scratch, ack))
             except eb.BenchError as e:

@@ -19,9 +19,8 @@ import evgbench as eb  # noqa: E402
 
 def memif_matrix(a, evgate, evgen, mtu, scratch):
     out, wcpu = [], eb.cpus()[1]
-    for ack in a.acks.split():
-        cases = [(s, b) for s in map(int, a.sizes.split())
-                 for b in map(int, a.batches.split())]
+    for ack in a.acks:
+        cases = [(s, b) for s in a.sizes for b in a.batches]
         runnable = [c for c in cases if eb.fits(c[1], c[0], mtu) is None]
         for s, b in cases:
             why = eb.fits(b, s, mtu)
@@ -94,8 +93,8 @@ def pcap_case(a, evgate, evgen, mtu, scratch, size, batch):
 
 def pcap_matrix(a, evgate, evgen, mtu, scratch):
     out = []
-    for s in map(int, a.sizes.split()):
-        for b in map(int, a.batches.split()):
+    for s in a.sizes:
+        for b in a.batches:
             why = eb.fits(b, s, mtu)
             if why:
                 out.append({"path": "pcap_replay", "event_bytes": s,
@@ -125,9 +124,10 @@ def summary(results):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     eb.common_args(ap, 5)
-    ap.add_argument("--sizes", default="64 256 1024")
-    ap.add_argument("--batches", default="1 8 32")
-    ap.add_argument("--acks", default="received written synced")
+    ap.add_argument("--sizes", type=eb.int_list, default="64 256 1024")
+    ap.add_argument("--batches", type=eb.int_list, default="1 8 32")
+    ap.add_argument("--acks", type=eb.ack_list,
+                    default="received written synced")
     ap.add_argument("--paths", default="memif pcap")
     ap.add_argument("--pcap-frames", type=int, default=40000,
                     help="frames in the replayed file (mbufs are 65535)")
