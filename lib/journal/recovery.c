@@ -27,7 +27,8 @@ struct rctx {
 /* What checking one segment found; the entries are its index. */
 struct segrec {
 	uint64_t base;
-	uint64_t end_pos; /* where the next batch goes */
+	uint64_t end_pos;  /* where the next batch goes */
+	uint64_t data_end; /* the end of the last valid batch */
 	uint64_t end_offset;
 	uint64_t next_idx;
 	uint64_t max_ts;
@@ -169,7 +170,7 @@ walk_from_last(struct rctx *x, struct segrec *sr, struct jrn_cursor *cur,
 		sr->max_ts = evg_ld64((uint8_t *)sr->tix.p +
 				      (uint64_t)(sr->n - 1) * JRN_IDX_ENTRY);
 	}
-	sr->end_pos = cur->pos;
+	sr->end_pos = sr->data_end = cur->pos;
 	*found = false;
 	while ((rc = evg_jrn_cursor_next(cur)) == JRN_SCAN_BATCH) {
 		uint64_t at = cur->pos - cur->h.length;
@@ -183,6 +184,7 @@ walk_from_last(struct rctx *x, struct segrec *sr, struct jrn_cursor *cur,
 			sr->next_idx = at + c->index_interval;
 		}
 		sr->end_pos = jrn_align(cur->pos);
+		sr->data_end = cur->pos;
 	}
 	return rc;
 }
@@ -229,6 +231,27 @@ segname(const struct rctx *x, uint64_t base, char *buf, size_t len)
 	return buf;
 }
 
+/* Whether bytes [from, to) of f, within one block, are all zero (an
+ * error reads as not). */
+static bool
+zeros(struct jrn_file *f, uint64_t from, uint64_t to)
+{
+	uint8_t buf[JRN_ALIGN];
+	int64_t n;
+
+	if (to <= from)
+		return true;
+	if (to - from > sizeof(buf))
+		return false;
+	n = evg_jrn_file_read(f, buf, to - from, from);
+	if (n != (int64_t)(to - from))
+		return false;
+	for (int64_t i = 0; i < n; i++)
+		if (buf[i] != 0)
+			return false;
+	return true;
+}
+
 /* Check one segment; the last one may lose a torn tail. */
 static int
 check_segment(struct rctx *x, struct segrec *sr, bool last)
@@ -254,7 +277,20 @@ check_segment(struct rctx *x, struct segrec *sr, bool last)
 			  " of a segment that is not the last; the log is "
 			  "damaged beyond its tail",
 			  name, sr->end_pos);
-	if (rc == 0 && last && (uint64_t)size > sr->end_pos) {
+	/*
+	 * The writer goes on at end_pos, the block after the last valid
+	 * batch. Junk left in that batch's own block, after its end, would
+	 * read as a bad batch at the next open, which would then cut
+	 * everything written after it (found by fuzz_journal: a record
+	 * appended and closed was lost). So when that stretch is not all
+	 * zeros the tail goes from the end of the batch.
+	 */
+	if (rc == 0 && last && !clean && (uint64_t)size > sr->data_end &&
+	    !zeros(&f, sr->data_end, RTE_MIN((uint64_t)size, sr->end_pos))) {
+		rc = ops->truncate(x->pt->st, f.h, sr->data_end);
+		x->rep->torn_bytes += (uint64_t)size - sr->data_end;
+		x->torn = true;
+	} else if (rc == 0 && last && (uint64_t)size > sr->end_pos) {
 		rc = ops->truncate(x->pt->st, f.h, sr->end_pos);
 		x->rep->torn_bytes += (uint64_t)size - sr->end_pos;
 		x->torn = true;

@@ -181,6 +181,38 @@ Test(journal_recovery,
 	cr_assert(rep.torn_bytes == 0 && rep.torn_tails == 0);
 }
 
+/* Found by fuzz_journal: junk in the last batch's block, after its end,
+ * was kept; the writer appended at the next block, and the next open
+ * read the junk as a bad batch and cut the appended records. */
+Test(journal_recovery,
+     junk_after_the_last_batch_in_its_block_is_cut_appends_survive)
+{
+	struct fixture *f = &fx;
+	struct evg_journal_recovery rep;
+	struct evg_journal *j;
+	char seg[1024];
+	int64_t size;
+
+	write_log(&f->conf, 3, 2);
+	tu_seg_path(seg, sizeof(seg), f->dir, 0, 0, ".seg");
+	size = tu_file_size(seg);
+	for (uint64_t k = 0; k < 20; k++)
+		flip_byte(seg, LAST_POS + LAST_LEN + k); /* zeros -> 0xff */
+	j = tu_open(&f->conf, &rep);
+	cr_assert_eq(rep.records, 6);
+	cr_assert_eq(rep.torn_bytes, (uint64_t)size - (LAST_POS + LAST_LEN),
+		     "cut from the end of the last batch");
+	cr_assert_eq(tu_file_size(seg), LAST_POS + LAST_LEN);
+	cr_assert_eq(tu_append(j, 0, 1, 0, 1, 6, 1, VAL, NULL), 1);
+	evg_journal_flush(j, 0);
+	tu_wait_durable(j, 0, 1);
+	cr_assert_eq(evg_journal_close(j), 0);
+	expect_log(f, f->dir, 7, &rep);
+	cr_assert(rep.torn_bytes == 0 && rep.torn_tails == 0,
+		  "the appended record survives: torn %" PRIu64,
+		  rep.torn_bytes);
+}
+
 Test(journal_recovery, corrupt_byte_anywhere_in_the_last_batch_cuts_it)
 {
 	struct fixture *f = &fx;
