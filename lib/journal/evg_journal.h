@@ -167,6 +167,11 @@ int evg_journal_flush(struct evg_journal *j, uint32_t p);
 /* Submit, reap, roll, retain; *durable = highest ticket of p at the
  * configured level. Returns completions handled. */
 int evg_journal_poll(struct evg_journal *j, uint32_t p, uint64_t *durable);
+/* Whether storage under p is failing: the error a write or a segment
+ * roll last failed with (-EIO, -ENOSPC, ...) while a retry is due, else
+ * 0. Unlike append, it tells also a caller with nothing to append (a
+ * producer that only retransmits) that the log cannot take events. */
+int evg_journal_failing(const struct evg_journal *j, uint32_t p);
 /* The store instance partition p writes through (one per partition, so
  * partitions can be polled from different lcores); for tests that inject
  * faults with evg_store_mem_fail(). NULL for a bad p. */

@@ -511,6 +511,17 @@ evg_jrn_part_drain(struct jrn_part *pt)
 	return -ETIMEDOUT;
 }
 
+int
+evg_journal_failing(const struct evg_journal *j, uint32_t p)
+{
+	const struct jrn_part *pt;
+
+	if (j == NULL || p >= j->conf.partitions)
+		return -EINVAL;
+	pt = &j->parts[p];
+	return pt->failing < 0 ? pt->failing : pt->roll_err;
+}
+
 void
 evg_journal_stats(const struct evg_journal *j, uint32_t p, uint64_t *values)
 {

@@ -192,10 +192,20 @@ note_result(struct evg_jrnst_ctx *ctx, int rc, bool appended)
 		*ctx->conf.storage_failing = false;
 }
 
-/* Flush what was appended, reap completions, learn what is durable. */
+/*
+ * Flush what was appended, reap completions, learn what is durable, and
+ * whether the log is failing. A failing log raises the flag even when
+ * nothing is appended: producers whose window is full only retransmit
+ * (DUPLICATE, no append), and would otherwise time out again and again
+ * instead of getting NAK STORAGE (found by the chaos suite's EIO case).
+ * Once no partition fails and no frame waits, the flag drops: new DATA
+ * will show whether the log takes it.
+ */
 static void
 journal_io(struct evg_jrnst_ctx *ctx)
 {
+	bool failing = false;
+
 	for (uint32_t p = 0; p < ctx->conf.partitions; p++) {
 		if (ctx->dirty[p]) {
 			if (evg_journal_flush(ctx->conf.journal, p) == 0) {
@@ -204,7 +214,12 @@ journal_io(struct evg_jrnst_ctx *ctx)
 			}
 		}
 		(void)evg_journal_poll(ctx->conf.journal, p, &ctx->durable[p]);
+		failing |= evg_journal_failing(ctx->conf.journal, p) < 0;
 	}
+	if (failing)
+		*ctx->conf.storage_failing = true;
+	else if (ctx->nb_pending == 0 && *ctx->conf.storage_failing)
+		*ctx->conf.storage_failing = false;
 }
 
 /* Release the FIFO's durable head, in order, as far as out has room. */

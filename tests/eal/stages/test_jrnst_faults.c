@@ -50,7 +50,9 @@ Test(jrnst_fifo, full_fifo_stops_pulling_until_frames_are_released,
 	cr_assert_eq(JC(out), 0);
 	cr_assert_eq(evg_edge_count(&jf()->e.in[0]), total - EVG_JRNST_FIFO,
 		     "the rest wait on the input");
-	cr_assert_not(jf()->failing, "PINGs append nothing: nothing refused");
+	cr_assert(jf()->failing,
+		  "a failed write raises the flag, with nothing refused");
+	cr_assert_eq(JC(storage_errors), 0, "PINGs append nothing");
 	cr_assert_eq(evg_store_mem_fail(jf_mem_store(), 0), 0);
 	jf_poll_until_out(total);
 	jf_expect_out_in_order(total);
@@ -60,6 +62,33 @@ Test(jrnst_fifo, full_fifo_stops_pulling_until_frames_are_released,
 }
 
 /* ---- a failing log ---------------------------------------------------- */
+
+/*
+ * Found by the chaos suite's EIO case: producers whose window is full
+ * only retransmit, and a DUPLICATE appends nothing, so a flag raised only
+ * by a refused append was never raised, and they timed out for as long as
+ * the disk failed instead of getting NAK STORAGE. A's write fails with no
+ * other frame: the flag goes up from the journal's own state, and comes
+ * down once the write is retried and made, with no frame pending.
+ */
+Test(jrnst, failed_write_raises_storage_failing_with_nothing_to_append)
+{
+	jf_init();
+	cr_assert_eq(evg_store_mem_fail(jf_mem_store(), -EIO), 0);
+	jf_send(jf_accepted(0, 2)); /* A: appended, its write fails */
+	for (unsigned int i = 0; i < 3; i++)
+		cr_assert_eq(jf_poll(), i == 0, "A taken, nothing released");
+	cr_assert_geq(jf_journal_stat(EVG_JOURNAL_write_errors), 1);
+	cr_assert(jf()->failing, "storage_failing not raised");
+	cr_assert_eq(JC(storage_errors), 0, "no append was refused");
+	cr_assert_eq(jf()->ctx.nb_pending, 0);
+	cr_assert_eq(evg_store_mem_fail(jf_mem_store(), 0), 0);
+	jf_poll_until_out(1);
+	jf_expect_out_in_order(1);
+	cr_assert_not(jf()->failing, "still raised once the write was made");
+	jf_expect_log(2);
+	jf_fini();
+}
 
 ParameterizedTestParameters(jrnst, failing_log_holds_frames_until_it_recovers)
 {
@@ -88,7 +117,9 @@ ParameterizedTest(int *err, jrnst, failing_log_holds_frames_until_it_recovers)
 	cr_assert_eq(jf_poll(), 1);
 	cr_assert_eq(jf_poll(), 0, "B's write failed: nothing to release");
 	cr_assert_eq(jf_journal_stat(EVG_JOURNAL_write_errors), 1);
-	cr_assert_not(jf()->failing, "no append has been refused yet");
+	cr_assert(jf()->failing,
+		  "the log reports failing: raised before any refusal");
+	cr_assert_eq(JC(storage_errors), 0);
 	jf_send(jf_accepted(5, 1));			      /* C */
 	jf_send(jf_data_frame(STREAM, 9, 1, 0, EVG_SEQ_GAP)); /* G */
 	jf_send(jf_accepted(6, 1));			      /* D */
