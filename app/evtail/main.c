@@ -221,9 +221,8 @@ check_opts(const struct evtail_opts *o, int argc, char **argv)
 	if (optind + 1 < argc)
 		return usage_error(argv[optind + 1], NULL,
 				   "unexpected argument (one DIR only)");
-	if (o->verify &&
-	    (o->follow || o->has_stream || o->has_producer || o->count != 0 ||
-	     o->from != EVTAIL_FROM_START))
+	if (o->verify && (o->follow || o->has_stream || o->has_producer ||
+			  o->count != 0 || o->from != EVTAIL_FROM_START))
 		return usage_error("--verify", NULL,
 				   "takes --partition and --json only");
 	return 0;

@@ -51,8 +51,8 @@ struct seq_slot {
 	uint64_t seq;
 	uint64_t first_seq; /* of the session, as in the log */
 	uint64_t records;   /* of the session that followed in order */
-	uint64_t offset; /* where it was */
-	uint64_t gen;	 /* verify's skip count when it was */
+	uint64_t offset;    /* where it was */
+	uint64_t gen;	    /* verify's skip count when it was */
 	uint32_t producer;
 	uint32_t stream;
 	uint32_t partition;

@@ -164,7 +164,8 @@ main(int argc, char **argv)
 		}
 	}
 	if (optind < argc) {
-		fprintf(stderr, ME ": unexpected argument '%s'\n", argv[optind]);
+		fprintf(stderr, ME ": unexpected argument '%s'\n",
+			argv[optind]);
 		return 2;
 	}
 	if (n == 0) {
@@ -204,16 +205,14 @@ main(int argc, char **argv)
 		       "%llu, \"over_5ms\": %llu, \"over_10ms\": %llu}%s\n",
 		       p->cpu, (unsigned long long)p->gaps,
 		       100.0 * (double)p->lost_ns / (double)p->run_ns,
-		       (double)p->max_ns / 1e6,
-		       (unsigned long long)p->over[0],
+		       (double)p->max_ns / 1e6, (unsigned long long)p->over[0],
 		       (unsigned long long)p->over[1],
 		       (unsigned long long)p->over[2],
 		       (unsigned long long)p->over[3], i + 1 < n ? "," : "");
 		fprintf(stderr,
 			"%sCPU %d: %llu gaps > %llu us, %.2f %% lost, max "
 			"%.2f ms, %llu > 2 ms",
-			i ? "; " : ME ": ", p->cpu,
-			(unsigned long long)p->gaps,
+			i ? "; " : ME ": ", p->cpu, (unsigned long long)p->gaps,
 			(unsigned long long)threshold_us,
 			100.0 * (double)p->lost_ns / (double)p->run_ns,
 			(double)p->max_ns / 1e6,
