@@ -32,14 +32,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define MAX_ARGS 64
 #define DUMP_MAX 65536
 
-#define CHECK(cond)                                                            \
-	do {                                                                   \
-		if (!(cond)) {                                                 \
-			fprintf(stderr, "fuzz_cfg: invariant broken: %s\n",   \
-				#cond);                                        \
-			abort();                                               \
-		}                                                              \
-	} while (0)
+#define FUZZ_TARGET "fuzz_cfg"
+#include "fuzz_check.h"
 
 /* A memfd holding len bytes of text; its /proc path in path. */
 static int

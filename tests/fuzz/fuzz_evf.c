@@ -21,14 +21,8 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define CHECK(cond)                                                            \
-	do {                                                                   \
-		if (!(cond)) {                                                 \
-			fprintf(stderr, "fuzz_evf: invariant broken: %s\n",   \
-				#cond);                                        \
-			abort();                                               \
-		}                                                              \
-	} while (0)
+#define FUZZ_TARGET "fuzz_evf"
+#include "fuzz_check.h"
 
 static void
 check_data_frame(const uint8_t *data, size_t size, const struct evg_evf_hdr *h)

@@ -39,14 +39,8 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define CHECK(cond)                                                            \
-	do {                                                                   \
-		if (!(cond)) {                                                 \
-			fprintf(stderr, "fuzz_journal: invariant broken: %s\n", \
-				#cond);                                        \
-			abort();                                               \
-		}                                                              \
-	} while (0)
+#define FUZZ_TARGET "fuzz_journal"
+#include "fuzz_check.h"
 
 #define NKINDS 11u
 #define NAMED_MAX 32u /* files a log may hold */
