@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Storage scenario (issue 7, item 3; perf/README.md): the journal against
 # fio on the same filesystem (--dir).
-#   1. perf/peers/fio_baseline.sh: O_DIRECT sequential write bandwidth,
-#      4 KiB write+fdatasync and 4 KiB O_DSYNC latency;
+#   1. perf/peers/fio_baseline.sh: O_DIRECT sequential write bandwidth
+#      (over its 1 GiB file, and into a fresh preallocated one), 4 KiB
+#      write+fdatasync and 4 KiB O_DSYNC latency;
 #   2. bench_journal --mode append, uring store, events of --size bytes,
 #      flushed only when a batch is full, for each batch size (--batches,
 #      KiB) and level (written, synced with dsync, synced with
-#      fdatasync): MB/s handed to the store, and its ratio to fio's
-#      sequential MB/s;
+#      fdatasync): MB/s handed to the store, and its ratios to fio's
+#      sequential MB/s (overwrite and fresh file);
 #   3. bench_journal --mode latency: one event per batch, append+flush
 #      until durable, p50/p99/p99.9, for synced dsync and synced
 #      fdatasync; the ratio of its p99 to fio's (O_DSYNC write clat p99,
