@@ -285,15 +285,18 @@ check_segment(struct rctx *x, struct segrec *sr, bool last)
 	 * appended and closed was lost). So when that stretch is not all
 	 * zeros the tail goes from the end of the batch.
 	 */
-	if (rc == 0 && last && !clean && (uint64_t)size > sr->data_end &&
-	    !zeros(&f, sr->data_end, RTE_MIN((uint64_t)size, sr->end_pos))) {
-		rc = ops->truncate(x->pt->st, f.h, sr->data_end);
-		x->rep->torn_bytes += (uint64_t)size - sr->data_end;
-		x->torn = true;
-	} else if (rc == 0 && last && (uint64_t)size > sr->end_pos) {
-		rc = ops->truncate(x->pt->st, f.h, sr->end_pos);
-		x->rep->torn_bytes += (uint64_t)size - sr->end_pos;
-		x->torn = true;
+	if (rc == 0 && last) {
+		uint64_t cut = sr->end_pos;
+
+		if (!clean && (uint64_t)size > sr->data_end &&
+		    !zeros(&f, sr->data_end,
+			   RTE_MIN((uint64_t)size, sr->end_pos)))
+			cut = sr->data_end;
+		if ((uint64_t)size > cut) {
+			rc = ops->truncate(x->pt->st, f.h, cut);
+			x->rep->torn_bytes += (uint64_t)size - cut;
+			x->torn = true;
+		}
 	}
 	evg_jrn_file_close(&f);
 	if (rc == 0 && sr->dirty) {
