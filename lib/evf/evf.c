@@ -10,6 +10,7 @@
 
 #include "evg_byteorder.h"
 #include "evg_evf.h"
+#include "evg_evf_sub.h"
 
 /* The appliance's build takes CRC-32C from ISA-L (crc32_iscsi: several
  * streams of the crc32 instruction folded with PCLMULQDQ, about three
@@ -244,7 +245,9 @@ evg_evf_validate(const void *frame, size_t len, struct evg_evf_hdr *out)
 		*out = h;
 	if (h.magic != EVG_EVF_MAGIC)
 		return EVG_EVF_BAD_MAGIC;
-	if (h.type < EVG_EVF_DATA || h.type > EVG_EVF_PING)
+	if ((h.type < EVG_EVF_DATA || h.type > EVG_EVF_PING) &&
+	    !evg_evf_sub_from_consumer(h.type) &&
+	    !evg_evf_sub_from_appliance(h.type))
 		return EVG_EVF_BAD_TYPE;
 	if (h.length != len)
 		return EVG_EVF_BAD_LENGTH;
@@ -262,12 +265,17 @@ evg_evf_validate(const void *frame, size_t len, struct evg_evf_hdr *out)
 			return EVG_EVF_BAD_COUNT;
 		if (h.length != EVG_EVF_HDR_LEN)
 			return EVG_EVF_BAD_RECORDS;
+	} else if (h.type >= EVG_EVF_SUBSCRIBE) {
+		v = evg_evf_sub_check(p, &h);
+		if (v != EVG_EVF_OK)
+			return v;
 	}
 	if (h.producer_id == 0)
 		return EVG_EVF_BAD_PRODUCER;
 	if (h.session == 0)
 		return EVG_EVF_BAD_SESSION;
-	if (h.type == EVG_EVF_ACK || h.type == EVG_EVF_NAK)
+	if (h.type == EVG_EVF_ACK || h.type == EVG_EVF_NAK ||
+	    evg_evf_sub_from_appliance(h.type))
 		return EVG_EVF_BAD_DIRECTION;
 	return EVG_EVF_OK;
 }

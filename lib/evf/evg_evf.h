@@ -35,6 +35,7 @@ enum evg_evf_type {
 	EVG_EVF_ACK = 2,
 	EVG_EVF_NAK = 3,
 	EVG_EVF_PING = 4,
+	/* 16-18 and 24-28: the subscriber extension, evg_evf_sub.h */
 };
 
 /* DATA flags. Other bits are reserved: sent as 0, ignored on receipt. */
@@ -69,9 +70,13 @@ enum evg_evf_nak_code {
 	X(RECORDS, "records", "records overflow or underfill the frame")       \
 	X(KEY_SIZE, "key_size", "a record's key_size exceeds its size")        \
 	X(ATTRS, "attrs", "a record's reserved attrs is not 0")                \
+	X(FIELD, "field",                                                      \
+	  "a subscriber frame's field out of range (version, start, policy, "  \
+	  "streams, group, weight, reason, reserved)")                         \
 	X(PRODUCER, "producer", "producer_id is 0")                            \
 	X(SESSION, "session", "session is 0")                                  \
-	X(DIRECTION, "direction", "ACK or NAK arriving from the network")
+	X(DIRECTION, "direction",                                              \
+	  "ACK, NAK or an evgate-to-consumer frame arriving from the network")
 
 enum evg_evf_verdict {
 	EVG_EVF_OK = 0,

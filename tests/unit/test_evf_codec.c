@@ -230,7 +230,8 @@ Test(evf_validate, bad_magic)
 
 Test(evf_validate, unknown_type)
 {
-	static const uint8_t types[] = { 0, 5, 15, 16, 255 };
+	/* 16-18 and 24-28 are the subscriber extension's. */
+	static const uint8_t types[] = { 0, 5, 15, 19, 23, 29, 255 };
 
 	for (size_t i = 0; i < sizeof(types); i++) {
 		frame[4] = types[i];
@@ -373,7 +374,7 @@ Test(evf_names, one_unique_name_per_verdict_and_back)
 	}
 	cr_assert_null(evg_evf_verdict_name(EVG_EVF_VERDICT_MAX));
 	cr_assert_eq(evg_evf_verdict_from_name("nonsense"), -EINVAL);
-	cr_assert_eq(EVG_EVF_NB_MALFORMED, 12);
+	cr_assert_eq(EVG_EVF_NB_MALFORMED, 13);
 	cr_assert_str_eq(evg_evf_nak_name(EVG_EVF_NAK_STORAGE), "STORAGE");
 	cr_assert_null(evg_evf_nak_name(0));
 	cr_assert_null(evg_evf_nak_name(6));
