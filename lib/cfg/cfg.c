@@ -62,8 +62,8 @@ static const char *const ack_names[] = {"received", "written", "synced", NULL};
 static const char *const ring_full_names[] = {"drop", "backpressure", NULL};
 static const char *const store_names[] = {"uring", "psync", NULL};
 static const char *const sync_names[] = {"fdatasync", "dsync", NULL};
-static const char *const sections[] = {"net", "port",  "pipeline", "ack",
-				       "log", "stats", "acl"};
+static const char *const sections[] = {"net",	 "port", "pipeline", "ack",
+				       "log",	 "stats", "acl", "sub"};
 
 #define KEY(s, n, k, f)                                                     \
 	.sec = s, .name = n, .kind = k, .off = offsetof(struct evg_cfg, f), \
@@ -103,6 +103,7 @@ static const struct cfg_key keys[] = {
 	{KEY("pipeline", "ack_lcore", K_LCORES, ack_lcore), .hi = 1},
 	{KEY("pipeline", "tx_lcore", K_LCORES, tx_lcore), .hi = 1},
 	{KEY("pipeline", "journal_lcore", K_LCORES, journal_lcore), .hi = 1},
+	{KEY("pipeline", "sub_lcore", K_LCORES, sub_lcore), .hi = 1},
 	{KEY("ack", "level", K_ENUM, ack_level), .names = ack_names,
 	 OPT("ack", "LEVEL",
 	     "acknowledge events once received, written or "
@@ -130,8 +131,17 @@ static const struct cfg_key keys[] = {
 	 OPT("stats", "SECONDS", "print a summary line every SECONDS, 0: off")},
 	{KEY("acl", "allow", K_ALLOW, allow),
 	 OPT("allow", "SPEC",
-	     "accept only producers matching CIDR[:LO-HI]; "
-	     "repeatable")},
+	     "admit only producers, consumers in CIDR[:LO-HI]; repeat")},
+	{KEY("sub", "max_subscribers", K_UINT, sub_max), .lo = 0, .hi = 1024},
+	{KEY("sub", "max_groups", K_UINT, sub_max_groups), .lo = 1, .hi = 1024},
+	{KEY("sub", "mbufs", K_UINT, sub_mbufs), .lo = MBUFS_MIN,
+	 .hi = 16777215},
+	{KEY("sub", "timeout_ms", K_UINT, sub_timeout_ms), .lo = 100,
+	 .hi = 3600000},
+	{KEY("sub", "rto_ms", K_UINT, sub_rto_ms), .lo = 1, .hi = 60000},
+	{KEY("sub", "max_inflight", K_UINT, sub_max_inflight), .lo = 16,
+	 .hi = 1048576},
+	{KEY("sub", "group", K_GROUP, groups)},
 };
 
 #define NB_KEYS RTE_DIM(keys)
@@ -323,14 +333,15 @@ apply_entry(struct evg_cfg *cfg, const char *origin, const char *sec,
 			sec, e->name, evg_cfg_shown(e->value), names);
 	}
 	bit = UINT64_C(1) << (k - keys);
-	if ((*seen & bit) != 0 && k->kind != K_ALLOW)
+	if ((*seen & bit) != 0 && !cfg_key_is_list(k))
 		return evg_cfg_fail(
 			err, errlen, -EINVAL,
 			"%s: [%s] %s = %s: expected the key once, it is "
 			"set again",
 			origin, sec, e->name, evg_cfg_shown(e->value));
-	if (k->kind == K_ALLOW && (*seen & bit) == 0)
-		cfg->nb_allow = 0; /* the file's list replaces the defaults' */
+	if (cfg_key_is_list(k) && (*seen & bit) == 0)
+		*cfg_list_count(cfg, k) = 0; /* the file's list replaces the
+					      * defaults' */
 	*seen |= bit;
 	if (evg_cfg_value_set(cfg, k, e->value, why, sizeof(why)) < 0)
 		return evg_cfg_fail(err, errlen, -EINVAL,
@@ -619,9 +630,9 @@ check_key(const struct evg_cfg *cfg, const struct cfg_key *k, char *err,
 	uint32_t n = 1, max = 1;
 	struct evg_cfg scratch;
 
-	if (k->kind == K_ALLOW) {
-		n = cfg->nb_allow;
-		max = EVG_CFG_MAX_ALLOW;
+	if (cfg_key_is_list(k)) {
+		n = cfg_list_n(cfg, k);
+		max = cfg_list_max(k);
 	} else if (k->kind == K_LCORES || k->kind == K_CPUS) {
 		n = ((const struct evg_cfg_lcores *)field)->n;
 		max = k->hi;
@@ -631,6 +642,7 @@ check_key(const struct evg_cfg *cfg, const struct cfg_key *k, char *err,
 				    "[%s] %s: %u %s, expected at most %u",
 				    k->sec, k->name, n,
 				    k->kind == K_ALLOW	? "rules"
+				    : k->kind == K_GROUP ? "groups"
 				    : k->kind == K_CPUS ? "CPU ids"
 							: "lcore ids",
 				    max);
@@ -638,7 +650,7 @@ check_key(const struct evg_cfg *cfg, const struct cfg_key *k, char *err,
 		return evg_cfg_fail(err, errlen, -EINVAL,
 				    "[%s] %s: expected a NUL-terminated string",
 				    k->sec, k->name);
-	if (k->kind != K_ALLOW)
+	if (!cfg_key_is_list(k))
 		n = 1; /* a list of lcores is one value */
 	for (uint32_t i = 0; i < n; i++) {
 		evg_cfg_value_format(cfg, k, i, val, sizeof(val));
@@ -728,10 +740,10 @@ evg_cfg_dump(const struct evg_cfg *cfg, FILE *f)
 		fprintf(f, "\n[%s]\n", sections[s]);
 		for (size_t i = 0; i < NB_KEYS; i++) {
 			const struct cfg_key *k = &keys[i];
-			uint32_t n = k->kind != K_ALLOW
+			uint32_t n = !cfg_key_is_list(k)
 					     ? 1
-					     : RTE_MIN(cfg->nb_allow,
-						       EVG_CFG_MAX_ALLOW);
+					     : RTE_MIN(cfg_list_n(cfg, k),
+						       cfg_list_max(k));
 
 			if (strcmp(k->sec, sections[s]) != 0)
 				continue;

@@ -58,6 +58,7 @@ enum cfg_kind {
 	K_LCORES, /* struct evg_cfg_lcores of at most hi ids; empty = auto */
 	K_CPUS,	  /* the same, of CPU ids */
 	K_ALLOW,  /* repeatable; each entry adds a rule */
+	K_GROUP,  /* repeatable; each entry adds a group NAME:POLICY */
 };
 
 struct cfg_key {
@@ -73,6 +74,32 @@ struct cfg_key {
 	const char *help;	  /* its --help line */
 	const char *why_lo;	  /* K_UINT: why lo, said when below it */
 };
+
+/* Keys given once per entry of a list ([acl] allow, [sub] group). */
+static inline bool
+cfg_key_is_list(const struct cfg_key *k)
+{
+	return k->kind == K_ALLOW || k->kind == K_GROUP;
+}
+
+/* Entries of a list key, and the most it takes. */
+static inline uint32_t *
+cfg_list_count(struct evg_cfg *cfg, const struct cfg_key *k)
+{
+	return k->kind == K_ALLOW ? &cfg->nb_allow : &cfg->nb_groups;
+}
+
+static inline uint32_t
+cfg_list_n(const struct evg_cfg *cfg, const struct cfg_key *k)
+{
+	return k->kind == K_ALLOW ? cfg->nb_allow : cfg->nb_groups;
+}
+
+static inline uint32_t
+cfg_list_max(const struct cfg_key *k)
+{
+	return k->kind == K_ALLOW ? EVG_CFG_MAX_ALLOW : EVG_CFG_MAX_GROUPS;
+}
 
 static inline const char *
 cfg_skip_spaces(const char *p)

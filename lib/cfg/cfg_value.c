@@ -14,6 +14,7 @@
 #include <rte_common.h>
 
 #include "cfg_priv.h"
+#include "evg_evf_sub.h"
 
 /* Parse decimal digits at *p into *v (<= UINT32_MAX); advances *p. */
 static bool
@@ -151,6 +152,49 @@ format_allow(char *buf, size_t len, const struct evg_cfg_allow *a)
 		snprintf(buf + n, len - n, ":%u", a->prod_lo);
 	else
 		snprintf(buf + n, len - n, ":%u-%u", a->prod_lo, a->prod_hi);
+}
+
+/* [sub] group = NAME:POLICY, a name not given before. */
+static int
+group_parse(struct evg_cfg *cfg, const char *s, char *why, size_t whylen)
+{
+	const char *colon = strrchr(s, ':');
+	struct evg_cfg_group g = {0};
+	size_t n = colon != NULL ? (size_t)(colon - s) : 0;
+	int policy;
+
+	if (cfg->nb_groups >= EVG_CFG_MAX_GROUPS)
+		return evg_cfg_fail(why, whylen, -EINVAL,
+				    "expected at most %u groups",
+				    EVG_CFG_MAX_GROUPS);
+	if (colon == NULL || n == 0 || n >= sizeof(g.name))
+		goto bad;
+	memcpy(g.name, s, n);
+	policy = evg_evf_sub_policy_from_name(colon + 1);
+	if (!evg_evf_sub_group_valid(g.name) || policy < 0)
+		goto bad;
+	g.policy = (uint8_t)policy;
+	if (evg_cfg_group_policy(cfg, g.name) != 0)
+		return evg_cfg_fail(why, whylen, -EINVAL,
+				    "expected each group once, %s is given "
+				    "again",
+				    g.name);
+	cfg->groups[cfg->nb_groups++] = g;
+	return 0;
+bad:
+	return evg_cfg_fail(why, whylen, -EINVAL,
+			    "expected NAME:POLICY, NAME 1-31 of A-Z a-z 0-9 . "
+			    "_ -, POLICY round-robin, random, weighted, "
+			    "least-outstanding or key-hash");
+}
+
+unsigned int
+evg_cfg_group_policy(const struct evg_cfg *cfg, const char *name)
+{
+	for (uint32_t i = 0; i < cfg->nb_groups && i < EVG_CFG_MAX_GROUPS; i++)
+		if (strcmp(cfg->groups[i].name, name) == 0)
+			return cfg->groups[i].policy;
+	return 0;
 }
 
 /* The interface address: a unicast host address with its prefix. */
@@ -443,6 +487,8 @@ evg_cfg_value_set(struct evg_cfg *cfg, const struct cfg_key *k, const char *s,
 			return -EINVAL;
 		cfg->nb_allow++;
 		return 0;
+	case K_GROUP:
+		return group_parse(cfg, s, why, whylen);
 	}
 	return -EINVAL;
 }
@@ -489,6 +535,13 @@ evg_cfg_value_format(const struct evg_cfg *cfg, const struct cfg_key *k,
 		break;
 	case K_ALLOW:
 		format_allow(buf, len, &cfg->allow[i]);
+		break;
+	case K_GROUP:
+		snprintf(buf, len, "%s:%s", cfg->groups[i].name,
+			 evg_evf_sub_policy_name(cfg->groups[i].policy)
+				 ? evg_evf_sub_policy_name(
+					   cfg->groups[i].policy)
+				 : "?");
 		break;
 	}
 }

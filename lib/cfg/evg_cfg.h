@@ -31,6 +31,8 @@
 #include <rte_config.h>
 
 #define EVG_CFG_MAX_ALLOW 64u /* [acl] allow rules */
+#define EVG_CFG_MAX_GROUPS 64u /* [sub] group entries */
+#define EVG_CFG_GROUP_LEN 32u  /* a group name with its NUL */
 #define EVG_CFG_VALUE_MAX 256 /* values are shorter (rte_cfgfile's limit) */
 #define EVG_CFG_ERR_LEN 512   /* a comfortable size for err buffers */
 
@@ -73,6 +75,12 @@ struct evg_cfg_allow {
 	uint32_t prod_hi;
 };
 
+/* A consumer group with a configured policy ([sub] group = NAME:POLICY). */
+struct evg_cfg_group {
+	char name[EVG_CFG_GROUP_LEN]; /* 1..31 of [A-Za-z0-9._-] */
+	uint8_t policy;		      /* enum evg_evf_sub_policy, not 0 */
+};
+
 /* Each field: [section] key = built-in default. */
 struct evg_cfg {
 	rte_be32_t ip;			  /* [net] ip = (none; 0 = unset) */
@@ -96,6 +104,7 @@ struct evg_cfg {
 	struct evg_cfg_lcores ack_lcore;  /* [pipeline] ack_lcore = (auto) */
 	struct evg_cfg_lcores tx_lcore;	  /* [pipeline] tx_lcore = (auto) */
 	struct evg_cfg_lcores journal_lcore; /* [pipeline] journal_lcore */
+	struct evg_cfg_lcores sub_lcore;     /* [pipeline] sub_lcore */
 	enum evg_cfg_ack ack_level;	  /* [ack] level = received */
 	uint32_t nak_rate;  /* [ack] nak_rate = 100 (per s, per source) */
 	uint32_t nak_burst; /* [ack] nak_burst = 10 */
@@ -114,6 +123,15 @@ struct evg_cfg {
 	bool fault_injection;		 /* [log] fault_injection = off */
 	uint32_t nb_allow;		 /* [acl] allow = (none: allow all) */
 	struct evg_cfg_allow allow[EVG_CFG_MAX_ALLOW];
+	/* The consumer side (docs/configuration.md, [sub]). */
+	uint32_t sub_max;	   /* [sub] max_subscribers = 64 (0: off) */
+	uint32_t sub_max_groups;   /* [sub] max_groups = 32 */
+	uint32_t sub_mbufs;	   /* [sub] mbufs = 8191 (DELIVER frames) */
+	uint32_t sub_timeout_ms;   /* [sub] timeout_ms = 3000 */
+	uint32_t sub_rto_ms;	   /* [sub] rto_ms = 100 */
+	uint32_t sub_max_inflight; /* [sub] max_inflight = 4096 */
+	uint32_t nb_groups;	   /* [sub] group = (none) */
+	struct evg_cfg_group groups[EVG_CFG_MAX_GROUPS];
 };
 
 /* evg_cfg_parse_args() results other than errors. */
@@ -169,6 +187,10 @@ int evg_cfg_parse_allow(const char *spec, struct evg_cfg_allow *out, char *err,
  * order, as in the packet). */
 bool evg_cfg_allows(const struct evg_cfg *cfg, rte_be32_t src_ip,
 		    uint32_t producer_id);
+
+/* The configured policy of a group (enum evg_evf_sub_policy), or 0 when
+ * [sub] group does not name it. */
+unsigned int evg_cfg_group_policy(const struct evg_cfg *cfg, const char *name);
 
 /* The smallest [log] batch_kb that holds the journal records of the
  * largest frame a port of IP MTU mtu receives (8 at 1500, 36 at 9000);

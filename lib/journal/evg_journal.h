@@ -167,6 +167,12 @@ int evg_journal_flush(struct evg_journal *j, uint32_t p);
 /* Submit, reap, roll, retain; *durable = highest ticket of p at the
  * configured level. Returns completions handled. */
 int evg_journal_poll(struct evg_journal *j, uint32_t p, uint64_t *durable);
+/* The offset after the last record of p that is durable at the
+ * configured level (everything recovered at open counts as durable).
+ * Safe to call from any thread while the writer's lcore appends: other
+ * lcores read the log with readers up to it, never further (lib/sub's
+ * subscribers). UINT64_MAX for a bad p. */
+uint64_t evg_journal_durable_end(const struct evg_journal *j, uint32_t p);
 /* Whether storage under p is failing: the error a write or a segment
  * roll last failed with (-EIO, -ENOSPC, ...) while a retry is due, else
  * 0. Unlike append, it tells also a caller with nothing to append (a

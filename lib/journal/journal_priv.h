@@ -385,6 +385,9 @@ struct jrn_part {
 	uint64_t last_ticket; /* highest given out */
 	uint64_t durable;
 	uint64_t next_offset;
+	/* Offset after the last record durable at the level: written here
+	 * (release), read by other threads (evg_journal_durable_end()). */
+	uint64_t durable_end;
 	uint8_t cur; /* active slot of seg */
 	struct jrn_seg seg[2];
 	struct jrn_seginfo *segs; /* oldest first; the active one last */

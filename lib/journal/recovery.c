@@ -385,6 +385,7 @@ take_active(struct rctx *x, struct segrec *sr)
 	sg->max_ts = sr->max_ts;
 	sg->max_ingest = sr->max_ingest;
 	pt->next_offset = sr->end_offset;
+	__atomic_store_n(&pt->durable_end, pt->next_offset, __ATOMIC_RELEASE);
 	return 0;
 }
 

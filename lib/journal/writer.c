@@ -396,6 +396,8 @@ advance_durable(struct jrn_part *pt)
 			break;
 		pt->durable++;
 		pt->seg[b->seg].durable_n = b->idx_n;
+		__atomic_store_n(&pt->durable_end, b->first_offset + b->count,
+				 __ATOMIC_RELEASE);
 		b->state = JB_FREE;
 	}
 }
@@ -440,6 +442,14 @@ evg_journal_flush(struct evg_journal *j, uint32_t p)
 	buf_seal(pt);
 	queue_writes(pt);
 	return 0;
+}
+
+uint64_t
+evg_journal_durable_end(const struct evg_journal *j, uint32_t p)
+{
+	if (j == NULL || p >= j->conf.partitions)
+		return UINT64_MAX;
+	return __atomic_load_n(&j->parts[p].durable_end, __ATOMIC_ACQUIRE);
 }
 
 int

@@ -185,6 +185,18 @@ const struct tu_bad_value tu_bad_values[] = {
 	{"acl", "allow", "allow", "10.0.0.0/8:x",
 	 "expected A.B.C.D[/P][:LO[-HI]]"},
 	{"acl", "allow", "allow", "", "expected A.B.C.D[/P][:LO[-HI]]"},
+	{"pipeline", "sub_lcore", NULL, "1,2", "expected one lcore id 0-127"},
+	{"sub", "max_subscribers", NULL, "1025", "expected an integer 0-1024"},
+	{"sub", "max_groups", NULL, "0", "expected an integer 1-1024"},
+	{"sub", "mbufs", NULL, "100", "expected an integer 1023-16777215"},
+	{"sub", "timeout_ms", NULL, "99", "expected an integer 100-3600000"},
+	{"sub", "rto_ms", NULL, "0", "expected an integer 1-60000"},
+	{"sub", "max_inflight", NULL, "8", "expected an integer 16-1048576"},
+	{"sub", "group", NULL, "billing", "expected NAME:POLICY"},
+	{"sub", "group", NULL, "billing:fifo", "expected NAME:POLICY"},
+	{"sub", "group", NULL, "bad name:random", "expected NAME:POLICY"},
+	{"sub", "group", NULL, "a23456789012345678901234567890123:random",
+	 "expected NAME:POLICY"},
 };
 
 const size_t tu_nb_bad = sizeof(tu_bad_values) / sizeof(tu_bad_values[0]);

@@ -310,7 +310,7 @@ Test(cfg_file, unknown_section_is_an_error_naming_it)
 		     -EINVAL);
 	cr_assert_not_null(strstr(err, "t.ini: [nte]: unknown section, "
 				       "expected net, port, pipeline, ack, "
-				       "log, stats or acl"),
+				       "log, stats, acl or sub"),
 			   "%s", err);
 }
 
@@ -360,6 +360,28 @@ Test(cfg_file, repeated_sections_merge)
 	cr_assert_eq(c.nb_allow, 2);
 	cr_assert_eq(c.udp_port, 9);
 	cr_assert_eq(c.ip, tu_ip4("1.2.3.4"));
+}
+
+Test(cfg_file, sub_groups_carry_their_policy_and_are_given_once)
+{
+	struct evg_cfg c;
+	char err[TU_ERR_LEN] = "";
+
+	cr_assert_eq(tu_load_text(&c,
+				  "[sub]\ngroup = billing:key-hash\n"
+				  "group = audit.v2:weighted\n",
+				  err),
+		     0, "%s", err);
+	cr_assert_eq(c.nb_groups, 2);
+	cr_assert_eq(evg_cfg_group_policy(&c, "billing"), 5);
+	cr_assert_eq(evg_cfg_group_policy(&c, "audit.v2"), 3);
+	cr_assert_eq(evg_cfg_group_policy(&c, "other"), 0);
+	cr_assert_eq(tu_load_text(&c,
+				  "[sub]\ngroup = a:random\ngroup = "
+				  "a:weighted\n",
+				  err),
+		     -EINVAL);
+	cr_assert_not_null(strstr(err, "a is given again"), "%s", err);
 }
 
 Test(cfg_file, malformed_lines_are_errors_with_their_line_number)
@@ -465,8 +487,10 @@ Test(cfg_dump, every_key_has_a_bad_value_case)
 	int keys = 0;
 
 	cr_assert_eq(evg_cfg_defaults(&c), 0);
-	c.nb_allow = 1; /* so that allow is dumped */
+	c.nb_allow = 1; /* so that allow and group are dumped */
 	c.allow[0] = (struct evg_cfg_allow){0, 0, 1, 1};
+	c.nb_groups = 1;
+	c.groups[0] = (struct evg_cfg_group){"g", 1};
 	tu_dump(&c, d);
 	for (line = strtok_r(d, "\n", &save); line != NULL;
 	     line = strtok_r(NULL, "\n", &save)) {
@@ -482,7 +506,7 @@ Test(cfg_dump, every_key_has_a_bad_value_case)
 				strcmp(tu_bad_values[i].key, key) == 0;
 		cr_expect(found, "[%s] %s has no bad-value case", sec, key);
 	}
-	cr_assert_eq(keys, 35);
+	cr_assert_eq(keys, 43);
 }
 
 Test(cfg_file, lcore_lists_take_ids_ranges_and_mixes)
@@ -548,6 +572,8 @@ Test(cfg_docs, every_key_and_option_is_documented)
 	cr_assert_eq(evg_cfg_defaults(&c), 0);
 	c.nb_allow = 1;
 	c.allow[0] = (struct evg_cfg_allow){0, 0, 1, 1};
+	c.nb_groups = 1;
+	c.groups[0] = (struct evg_cfg_group){"g", 1};
 	tu_dump(&c, d);
 	for (line = strtok_r(d, "\n", &save); line != NULL;
 	     line = strtok_r(NULL, "\n", &save)) {
