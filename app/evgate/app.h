@@ -7,6 +7,7 @@
 #ifndef EVGATE_APP_H
 #define EVGATE_APP_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -19,6 +20,7 @@
 #include "evg_pipeline.h"
 #include "evg_port.h"
 #include "evg_stages.h"
+#include "evg_sub.h"
 
 /* The stage kinds, in the order an lcore polls them: upstream first, so
  * one round moves a frame all the way through on a single lcore. */
@@ -27,6 +29,7 @@ enum app_stage {
 	APP_STAGE_SEQ,
 	APP_STAGE_JOURNAL,
 	APP_STAGE_ACK,
+	APP_STAGE_SUB,
 	APP_STAGE_TX,
 	APP_STAGE_MAX,
 };
@@ -38,6 +41,8 @@ enum app_edge_kind {
 	APP_EDGE_SEQ_JRN,
 	APP_EDGE_JRN_ACK,
 	APP_EDGE_ACK_TX,
+	APP_EDGE_RX_SUB,
+	APP_EDGE_SUB_TX,
 	APP_EDGE_KIND_MAX,
 };
 
@@ -85,6 +90,18 @@ struct app {
 	/* Written by the journal stage, read by the sequencers. */
 	volatile bool storage_failing;
 
+	/* The consumer side ([sub] max_subscribers > 0): its stage, the
+	 * DELIVER pool, the groups' commits and their writer thread
+	 * (offsets.c). */
+	struct evg_sub *sub;
+	struct rte_mempool *sub_pool;
+	struct evg_sub_commits *commits;
+	struct evg_sub_offsets *offsets;
+	pthread_t offsets_thread;
+	bool offsets_running;
+	uint64_t offsets_stored; /* table gen last stored (the thread's) */
+	volatile bool offsets_stop;
+
 	unsigned int nb_shards;
 	struct evg_seq_table *tables[EVG_STAGES_MAX_SHARDS];
 	struct app_node *nodes; /* rx..., seq..., ack, tx */
@@ -114,6 +131,13 @@ struct app {
 int app_journal_open(struct app *app, char *err, size_t errlen);
 int app_journal_restore(struct app *app, char *err, size_t errlen);
 void app_journal_close(struct app *app);
+
+/* offsets.c: open the groups' offsets beside the log and load them into
+ * the commits table; start, stop the thread that stores the table.
+ * 0 or -errno with err set. */
+int app_offsets_open(struct app *app, char *err, size_t errlen);
+int app_offsets_start(struct app *app, char *err, size_t errlen);
+void app_offsets_close(struct app *app);
 
 /* dataplane.c: check the lcore map against the EAL (before the port
  * starts) and note the worker lcores' CPUs in app->poll_cpus; 0 or

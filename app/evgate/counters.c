@@ -16,7 +16,8 @@
 static const char *const edge_kind_name[APP_EDGE_KIND_MAX] = {
 	[APP_EDGE_RX_SEQ] = "rx_seq",	[APP_EDGE_RX_TX] = "rx_tx",
 	[APP_EDGE_SEQ_JRN] = "seq_jrn", [APP_EDGE_JRN_ACK] = "jrn_ack",
-	[APP_EDGE_ACK_TX] = "ack_tx",
+	[APP_EDGE_ACK_TX] = "ack_tx",	[APP_EDGE_RX_SUB] = "rx_sub",
+	[APP_EDGE_SUB_TX] = "sub_tx",
 };
 
 #define EDGE_CTRS 4u /* enq, full, dropped, retries */
@@ -136,7 +137,8 @@ app_counter_is_drop(const struct app *app, unsigned int i)
 {
 	static const char *const drops[] = {
 		"rx_rejected",	  "seq_overflow",   "tx_dropped",
-		"port_rx_missed", "port_rx_nombuf",
+		"port_rx_missed", "port_rx_nombuf", "rx_sub_off",
+		"sub_bad_token",
 	};
 	const char *n = app->ctr_name[i];
 	size_t len = strlen(n);

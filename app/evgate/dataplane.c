@@ -21,7 +21,7 @@
 static const struct evg_stage_ops *const stage_ops[APP_STAGE_MAX] = {
 	[APP_STAGE_RX] = &evg_rx_ops,	      [APP_STAGE_SEQ] = &evg_seqst_ops,
 	[APP_STAGE_JOURNAL] = &evg_jrnst_ops, [APP_STAGE_ACK] = &evg_ack_ops,
-	[APP_STAGE_TX] = &evg_tx_ops,
+	[APP_STAGE_SUB] = &evg_sub_ops,	      [APP_STAGE_TX] = &evg_tx_ops,
 };
 
 const struct evg_stage_ops *
@@ -34,7 +34,7 @@ app_stage_ops(enum app_stage s)
 struct placement {
 	unsigned int rx[RTE_MAX_LCORE], nb_rx;
 	unsigned int seq[RTE_MAX_LCORE], nb_seq;
-	unsigned int ack, tx, journal;
+	unsigned int ack, tx, journal, sub;
 };
 
 static int
@@ -87,7 +87,9 @@ place(const struct evg_cfg *cfg, struct placement *p, char *err, size_t errlen)
 	    resolve_lcores(&cfg->tx_lcore, "tx_lcore", &p->tx, &one, err,
 			   errlen) < 0 ||
 	    resolve_lcores(&cfg->journal_lcore, "journal_lcore", &p->journal,
-			   &one, err, errlen) < 0)
+			   &one, err, errlen) < 0 ||
+	    resolve_lcores(&cfg->sub_lcore, "sub_lcore", &p->sub, &one, err,
+			   errlen) < 0)
 		return -EINVAL;
 	return 0;
 }
@@ -118,6 +120,8 @@ app_dataplane_check(struct app *app, char *err, size_t errlen)
 		cpus_add_lcore(&app->poll_cpus, p->ack);
 		cpus_add_lcore(&app->poll_cpus, p->tx);
 		cpus_add_lcore(&app->poll_cpus, p->journal);
+		if (app->cfg.sub_max > 0)
+			cpus_add_lcore(&app->poll_cpus, p->sub);
 	}
 	free(p);
 	return rc;
@@ -169,7 +173,8 @@ node_add(struct app *app, enum app_stage stage, unsigned int lcore,
 }
 
 /* Edge indexes: rx x shard, then rx -> tx, then seq -> journal, then
- * journal -> ack, then ack -> tx. */
+ * journal -> ack, then ack -> tx; with subscribers, then rx -> sub and
+ * sub -> tx. */
 static unsigned int
 e_rx_seq(const struct app *app, unsigned int q, unsigned int s)
 {
@@ -191,13 +196,25 @@ e_seq_jrn(const struct app *app, unsigned int s)
 static unsigned int
 e_jrn_ack(const struct app *app)
 {
-	return app->nb_edges - 2;
+	return app->port.rx_queues * (app->nb_shards + 1) + app->nb_shards;
 }
 
 static unsigned int
 e_ack_tx(const struct app *app)
 {
-	return app->nb_edges - 1;
+	return e_jrn_ack(app) + 1;
+}
+
+static unsigned int
+e_rx_sub(const struct app *app, unsigned int q)
+{
+	return e_ack_tx(app) + 1 + q;
+}
+
+static unsigned int
+e_sub_tx(const struct app *app)
+{
+	return e_rx_sub(app, app->port.rx_queues);
 }
 
 static int
@@ -241,7 +258,21 @@ make_edges(struct app *app, const struct placement *p, char *err, size_t errlen)
 		       p->journal, p->ack, EVG_EDGE_BACKPRESSURE, err, errlen);
 	if (rc < 0)
 		return rc;
-	return edge_make(app, e_ack_tx(app), APP_EDGE_ACK_TX, "evg_at", p->ack,
+	rc = edge_make(app, e_ack_tx(app), APP_EDGE_ACK_TX, "evg_at", p->ack,
+		       p->tx, EVG_EDGE_DROP, err, errlen);
+	if (rc < 0 || app->cfg.sub_max == 0)
+		return rc;
+	for (unsigned int q = 0; q < nb_rx; q++) {
+		snprintf(name, sizeof(name), "evg_rb%u", q);
+		rc = edge_make(app, e_rx_sub(app, q), APP_EDGE_RX_SUB, name,
+			       p->rx[q % p->nb_rx], p->sub, EVG_EDGE_DROP, err,
+			       errlen);
+		if (rc < 0)
+			return rc;
+	}
+	/* DELIVER frames a full ring refuses are still held: the
+	 * consumer's NAK or the rto sends them again. */
+	return edge_make(app, e_sub_tx(app), APP_EDGE_SUB_TX, "evg_bt", p->sub,
 			 p->tx, EVG_EDGE_DROP, err, errlen);
 }
 
@@ -257,6 +288,9 @@ make_rx(struct app *app, const struct placement *p)
 			.cfg = &app->cfg,
 			.nb_shards = app->nb_shards,
 			.tx_out = &app->edges[e_rx_tx(app, q)].e,
+			.sub_out = app->cfg.sub_max > 0
+					   ? &app->edges[e_rx_sub(app, q)].e
+					   : NULL,
 			.stop_rx = &app->stop_rx,
 			.tsc_hz = app->tsc_hz,
 		};
@@ -348,7 +382,7 @@ make_ack_tx(struct app *app, const struct placement *p)
 	struct evg_tx_conf tc = {
 		.port_id = app->port_id,
 		.queue_id = 0,
-		.nb_in = app->port.rx_queues + 1u,
+		.nb_in = app->port.rx_queues + 1u + (app->cfg.sub_max > 0),
 		.burst = app->cfg.burst,
 	};
 	struct app_node *n;
@@ -362,10 +396,50 @@ make_ack_tx(struct app *app, const struct placement *p)
 	for (unsigned int q = 0; q < app->port.rx_queues; q++)
 		tc.in[q] = &app->edges[e_rx_tx(app, q)].e;
 	tc.in[app->port.rx_queues] = &app->edges[e_ack_tx(app)].e;
+	if (app->cfg.sub_max > 0)
+		tc.in[app->port.rx_queues + 1] = &app->edges[e_sub_tx(app)].e;
 	n = node_add(app, APP_STAGE_TX, p->tx, sizeof(struct evg_tx_ctx));
 	if (n == NULL)
 		return -ENOMEM;
 	return evg_tx_init(n->node.ctx, &tc) < 0 ? -EINVAL : 0;
+}
+
+/* The subscriber node; its context is the stage's own allocation. */
+static int
+make_sub(struct app *app, const struct placement *p)
+{
+	struct evg_sub_conf sc = {
+		.ifc = &app->ifc,
+		.cfg = &app->cfg,
+		.journal = app->journal,
+		.log_dir = app->cfg.log_dir,
+		.partitions = app->cfg.partitions,
+		.nb_in = app->port.rx_queues,
+		.out = &app->edges[e_sub_tx(app)].e,
+		.pool = app->sub_pool,
+		.frame_max = (uint16_t)(app->cfg.mtu - 28u),
+		.burst = app->cfg.burst,
+		.commits = app->commits,
+		.stop = &app->stop_rx,
+		.tsc_hz = app->tsc_hz,
+		.socket_id = (int)rte_lcore_to_socket_id(p->sub),
+	};
+	struct app_node *n = &app->nodes[app->nb_nodes];
+	int rc;
+
+	if (app->cfg.sub_max == 0)
+		return 0;
+	for (unsigned int q = 0; q < app->port.rx_queues; q++)
+		sc.in[q] = &app->edges[e_rx_sub(app, q)].e;
+	rc = evg_sub_create(&sc, &app->sub);
+	if (rc < 0)
+		return rc;
+	n->node.ctx = app->sub;
+	n->node.ops = stage_ops[APP_STAGE_SUB];
+	n->stage = APP_STAGE_SUB;
+	n->lcore = p->sub;
+	app->nb_nodes++;
+	return 0;
 }
 
 static int
@@ -408,12 +482,13 @@ app_dataplane_build(struct app *app, char *err, size_t errlen)
 	rc = place(&app->cfg, p, err, errlen);
 	if (rc < 0)
 		goto out;
-	app->nb_edges = nb_rx * app->nb_shards + nb_rx + app->nb_shards + 2;
+	app->nb_edges = nb_rx * app->nb_shards + nb_rx + app->nb_shards + 2 +
+			(app->cfg.sub_max > 0 ? nb_rx + 1 : 0);
 	app->edges =
 		rte_zmalloc("evg_edges", app->nb_edges * sizeof(*app->edges),
 			    RTE_CACHE_LINE_SIZE);
 	app->nodes = rte_zmalloc(
-		"evg_nodes", (nb_rx + app->nb_shards + 3) * sizeof(*app->nodes),
+		"evg_nodes", (nb_rx + app->nb_shards + 4) * sizeof(*app->nodes),
 		RTE_CACHE_LINE_SIZE);
 	rc = -ENOMEM;
 	if (app->edges == NULL || app->nodes == NULL)
@@ -428,6 +503,8 @@ app_dataplane_build(struct app *app, char *err, size_t errlen)
 		rc = make_journal(app, p);
 	if (rc == 0)
 		rc = make_ack_tx(app, p);
+	if (rc == 0)
+		rc = make_sub(app, p);
 	if (rc < 0)
 		goto nomem;
 	rc = app_journal_restore(app, err, errlen);
@@ -450,12 +527,16 @@ app_dataplane_free(struct app *app)
 	for (unsigned int i = 0; i < app->nb_nodes; i++) {
 		if (app->nodes[i].stage == APP_STAGE_JOURNAL)
 			evg_jrnst_fini(app->nodes[i].node.ctx);
-		rte_free(app->nodes[i].node.ctx);
+		if (app->nodes[i].stage == APP_STAGE_SUB)
+			evg_sub_free(app->nodes[i].node.ctx);
+		else
+			rte_free(app->nodes[i].node.ctx);
 	}
 	for (unsigned int s = 0; s < app->nb_shards; s++) {
 		evg_seq_table_free(app->tables[s]);
 		app->tables[s] = NULL;
 	}
+	app->sub = NULL;
 	rte_free(app->edges);
 	rte_free(app->nodes);
 	app->edges = NULL;

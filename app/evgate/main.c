@@ -151,6 +151,24 @@ setup_port(struct app *app, char *err, size_t errlen)
 	       app->cfg.mbufs, room, app->cfg.mtu,
 	       (double)evg_port_pool_bytes(app->pool) / (1024.0 * 1024.0),
 	       socket);
+	if (app->cfg.sub_max > 0) {
+		app->sub_pool = evg_port_pool_create(
+			"evg_sub_pool", app->cfg.sub_mbufs, app->cfg.mbuf_cache,
+			0, room, socket);
+		if (app->sub_pool == NULL) {
+			snprintf(err, errlen,
+				 "[sub] mbufs = %u: cannot create the pool of "
+				 "DELIVER frames (%u-byte buffers) on socket "
+				 "%d: %s (hugepages reserved?)",
+				 app->cfg.sub_mbufs, room, socket,
+				 rte_strerror(rte_errno));
+			return -ENOMEM;
+		}
+		printf("evgate: DELIVER pool: %u mbufs, %.1f MiB\n",
+		       app->cfg.sub_mbufs,
+		       (double)evg_port_pool_bytes(app->sub_pool) /
+			       (1024.0 * 1024.0));
+	}
 	rc = evg_port_setup(app->port_id, &pc, app->pool, &app->port, err,
 			    errlen);
 	if (rc < 0)
@@ -224,9 +242,13 @@ run(struct app *app)
 	if (rc == 0)
 		rc = app_journal_open(app, err, sizeof(err));
 	if (rc == 0)
+		rc = app_offsets_open(app, err, sizeof(err));
+	if (rc == 0)
 		rc = setup_port(app, err, sizeof(err));
 	if (rc == 0)
 		rc = app_dataplane_build(app, err, sizeof(err));
+	if (rc == 0)
+		rc = app_offsets_start(app, err, sizeof(err));
 	if (rc < 0) {
 		fprintf(stderr, "%s: %s\n", app->prog, err);
 		return EXIT_CONFIG;
@@ -302,6 +324,7 @@ main(int argc, char **argv)
 			app->prog, rte_strerror(rte_errno));
 	rc = run(app);
 	app_dataplane_free(app);
+	app_offsets_close(app);
 	app_journal_close(app);
 	if (app->port.driver[0] != '\0')
 		evg_port_close(app->port_id);
@@ -313,6 +336,15 @@ main(int argc, char **argv)
 		if (rc == 0)
 			rc = EXIT_FAILURE;
 	}
+	if (app->sub_pool != NULL &&
+	    rte_mempool_in_use_count(app->sub_pool) != 0) {
+		fprintf(stderr,
+			"%s: error: %u DELIVER mbufs still in use at exit\n",
+			app->prog, rte_mempool_in_use_count(app->sub_pool));
+		if (rc == 0)
+			rc = EXIT_FAILURE;
+	}
+	rte_mempool_free(app->sub_pool);
 	rte_mempool_free(app->pool);
 	rte_pdump_uninit();
 	evg_eal_cleanup();

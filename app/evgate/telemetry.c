@@ -6,6 +6,7 @@
  * only), writes the fault stores' atomic arm words, nothing else.
  */
 #include <ctype.h>
+#include <inttypes.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -180,6 +181,93 @@ cmd_config(const char *cmd __rte_unused, const char *params __rte_unused,
 	return 0;
 }
 
+static void
+add_ip_port(struct rte_tel_data *d, rte_be32_t ip, rte_be16_t port)
+{
+	const uint8_t *b = (const uint8_t *)&ip;
+	char buf[32];
+
+	snprintf(buf, sizeof(buf), "%u.%u.%u.%u:%u", b[0], b[1], b[2], b[3],
+		 rte_be_to_cpu_16(port));
+	rte_tel_data_add_dict_string(d, "address", buf);
+}
+
+static struct rte_tel_data *
+sub_entry(const struct evg_sub_info *in)
+{
+	struct rte_tel_data *e = rte_tel_data_alloc();
+	struct rte_tel_data *st = rte_tel_data_alloc();
+
+	if (e == NULL || st == NULL) {
+		rte_tel_data_free(e);
+		rte_tel_data_free(st);
+		return NULL;
+	}
+	rte_tel_data_start_dict(e);
+	rte_tel_data_add_dict_u64(e, "consumer", in->consumer_id);
+	rte_tel_data_add_dict_u64(e, "session", in->session);
+	add_ip_port(e, in->ip, in->port);
+	rte_tel_data_add_dict_string(e, "group", in->group);
+	rte_tel_data_add_dict_string(
+		e, "policy",
+		in->group[0] != '\0' && evg_evf_sub_policy_name(in->policy)
+			? evg_evf_sub_policy_name(in->policy)
+			: "");
+	rte_tel_data_start_array(st, RTE_TEL_U64_VAL);
+	for (uint8_t i = 0; i < in->nb_streams; i++)
+		rte_tel_data_add_array_u64(st, in->streams[i]);
+	rte_tel_data_add_dict_container(e, "streams", st, 0);
+	rte_tel_data_add_dict_u64(e, "sent_dseq", in->next_dseq);
+	rte_tel_data_add_dict_u64(e, "received", in->received);
+	rte_tel_data_add_dict_u64(e, "processed", in->processed);
+	rte_tel_data_add_dict_u64(e, "inflight", in->next_dseq - in->processed);
+	rte_tel_data_add_dict_u64(e, "credit_events", in->credit_events);
+	rte_tel_data_add_dict_u64(e, "credit_bytes", in->credit_bytes);
+	rte_tel_data_add_dict_u64(e, "held_frames", in->held_frames);
+	rte_tel_data_add_dict_u64(e, "held_bytes", in->held_bytes);
+	rte_tel_data_add_dict_u64(e, "lag", in->lag);
+	rte_tel_data_add_dict_u64(e, "events", in->events);
+	rte_tel_data_add_dict_u64(e, "frames", in->frames);
+	rte_tel_data_add_dict_u64(e, "bytes", in->bytes);
+	rte_tel_data_add_dict_u64(e, "frames_resent", in->frames_resent);
+	rte_tel_data_add_dict_u64(e, "redelivered", in->redelivered);
+	rte_tel_data_add_dict_u64(e, "stalls", in->stalls);
+	rte_tel_data_add_dict_u64(e, "age_ms", in->age_ms);
+	rte_tel_data_add_dict_u64(e, "idle_ms", in->idle_ms);
+	return e;
+}
+
+/* Every subscription: "<consumer id>" -> its state and counters. */
+static int
+cmd_subscribers(const char *cmd __rte_unused, const char *params __rte_unused,
+		struct rte_tel_data *d)
+{
+	unsigned int max = tel_app->cfg.sub_max, n;
+	struct evg_sub_info *info;
+	char name[24];
+
+	rte_tel_data_start_dict(d);
+	if (tel_app->sub == NULL)
+		return 0;
+	info = calloc(max, sizeof(*info));
+	if (info == NULL)
+		return -ENOMEM;
+	n = RTE_MIN(evg_sub_list(tel_app->sub, info, max), max);
+	/* A telemetry dict holds RTE_TEL_MAX_DICT_ENTRIES: the first. */
+	for (unsigned int i = 0; i < n && i < RTE_TEL_MAX_DICT_ENTRIES; i++) {
+		struct rte_tel_data *e = sub_entry(&info[i]);
+
+		if (e == NULL) {
+			free(info);
+			return -ENOMEM;
+		}
+		snprintf(name, sizeof(name), "%" PRIu32, info[i].consumer_id);
+		rte_tel_data_add_dict_container(d, name, e, 0);
+	}
+	free(info);
+	return 0;
+}
+
 /* "eio", "enospc" or "off", optionally ",N" (N >= 1 operations): the
  * -errno (0 for off) and count (0: until off); -EINVAL otherwise. */
 static int
@@ -297,6 +385,9 @@ app_telemetry_register(const struct app *app)
 		 "Sequencer keys per shard. No parameters"},
 		{"/evgate/config", cmd_config,
 		 "The running configuration. No parameters"},
+		{"/evgate/subscribers", cmd_subscribers,
+		 "Every subscription: address, group, streams, delivery seqs, "
+		 "credit, lag and counters. No parameters"},
 		{"/evgate/fault", cmd_fault,
 		 "Testing ([log] fault_injection): fail log writes. "
 		 "Parameter: eio, enospc, off, eio,N, enospc,N; none: state"},

@@ -184,7 +184,7 @@ check_deliver_records(const uint8_t *p, uint32_t n, uint32_t count)
 		if (rec_len > (size_t)(end - p))
 			return EVG_EVF_BAD_RECORDS;
 		bad_key |= evg_ld16(p + 4) > size;
-		bad_attrs |= (evg_ld16(p + 6) & ~EVG_EVF_SUB_REC_REDELIVERED) |
+		bad_attrs |= (evg_ld16(p + 6) & ~EVG_EVF_SUB_REC_FLAGS) |
 			     evg_ld32(p + 12);
 		p += rec_len;
 	}
@@ -222,9 +222,11 @@ check_length(const uint8_t *p, const struct evg_evf_hdr *h)
 
 	switch (h->type) {
 	case EVG_EVF_SUBSCRIBE:
-		nb = p[SU_NB];
+		/* nb_streams (byte 51) only once the frame is long enough:
+		 * a 40-byte SUBSCRIBE has none. */
 		if (h->length < EVG_EVF_SUB_SUBSCRIBE_MIN)
 			return EVG_EVF_BAD_RECORDS;
+		nb = p[SU_NB];
 		/* A bad nb_streams is a field error (rule 10). */
 		if (nb == 0 || nb > EVG_EVF_SUB_MAX_STREAMS)
 			return h->length % 8 == 0 ? EVG_EVF_OK
@@ -643,7 +645,7 @@ evg_evf_sub_builder_add(struct evg_evf_sub_builder *b,
 	p = b->buf + b->len;
 	evg_st32(p, (uint32_t)size);
 	evg_st16(p + 4, (uint16_t)r->key_size);
-	evg_st16(p + 6, r->flags & EVG_EVF_SUB_REC_REDELIVERED);
+	evg_st16(p + 6, r->flags & EVG_EVF_SUB_REC_FLAGS);
 	evg_st32(p + 8, r->producer_id);
 	evg_st32(p + 12, 0);
 	evg_st64(p + 16, r->offset);

@@ -132,8 +132,15 @@ const char *evg_evf_sub_error_desc(unsigned int code);
 #define EVG_EVF_SUB_F_COMMIT 0x02u /* group: make the commit durable */
 /* SUBSCRIBED flags (body). */
 #define EVG_EVF_SUB_F_RESUMED 0x01u /* the group started at its commit */
-/* DELIVER record flags. */
+/* DELIVER record flags. An event too large for one DELIVER frame at the
+ * port's MTU goes as pieces, one a frame, at consecutive dseqs: each
+ * carries the next bytes of key + value (key_size: the key bytes in this
+ * piece), every piece but the last has MORE, every piece but the first
+ * CONT; all carry the event's offset, producer, session, seq and ts. */
 #define EVG_EVF_SUB_REC_REDELIVERED 0x01u /* sent to another member first */
+#define EVG_EVF_SUB_REC_MORE 0x02u	  /* the next record continues it */
+#define EVG_EVF_SUB_REC_CONT 0x04u	  /* it continues the previous one */
+#define EVG_EVF_SUB_REC_FLAGS 0x07u	  /* the flags defined */
 
 /* The header fields every subscriber frame sets (host order). */
 struct evg_evf_sub_ids {

@@ -239,7 +239,8 @@ struct evg_journal_reader_pos {
 	uint64_t segment_base;	/* offset of its first record; its name */
 	uint64_t byte_pos;	/* in it: the batch the next record is in,
 				 * or where the next batch starts */
-	uint64_t next_offset;	/* of the next record to read */
+	uint64_t next_offset;	/* of the next record to read (after a seek:
+				 * at least the offset sought) */
 	enum evg_journal_reader_stop stop;
 	uint64_t stop_pos; /* byte of the segment where stop was found */
 	uint64_t segments; /* segments entered (a seek that lands in

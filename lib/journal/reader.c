@@ -455,12 +455,17 @@ int
 evg_journal_reader_pos(const struct evg_journal_reader *r,
 		       struct evg_journal_reader_pos *pos)
 {
+	uint64_t next;
 	bool in_batch;
 	uint32_t i = 0;
 
 	if (r == NULL || pos == NULL)
 		return -EINVAL;
 	in_batch = r->rec_i < r->rec_n;
+	next = in_batch ? r->cur.h.first_offset + r->rec_i : r->cur.next_offset;
+	/* After a seek the records below its target are skipped. */
+	if (next < r->target)
+		next = r->target;
 	while (r->have_seg && i < r->sl.n && r->sl.base[i] != r->base)
 		i++;
 	*pos = (struct evg_journal_reader_pos){
@@ -469,8 +474,7 @@ evg_journal_reader_pos(const struct evg_journal_reader *r,
 		.segment_index = r->have_seg && i < r->sl.n ? i : UINT32_MAX,
 		.segment_base = r->have_seg ? r->base : 0,
 		.byte_pos = in_batch ? r->batch_pos : jrn_align(r->cur.pos),
-		.next_offset = in_batch ? r->cur.h.first_offset + r->rec_i
-					: r->cur.next_offset,
+		.next_offset = next,
 		.stop = r->stop,
 		.stop_pos = r->stop_pos,
 		.segments = r->segments,

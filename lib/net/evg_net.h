@@ -173,4 +173,20 @@ int evg_net_udp_reply(const struct evg_net_if *ifc, struct rte_mbuf *m,
 		      const struct evg_net_meta *meta, const void *payload,
 		      uint16_t len);
 
+/* Bytes before the UDP payload of the datagrams evg_net_udp_reply() and
+ * evg_net_udp_wrap() write towards meta's source: Ethernet (with its VLAN
+ * tag, if any), IPv4 and UDP headers. */
+uint16_t evg_net_udp_hdrs_len(const struct evg_net_meta *meta);
+
+/*
+ * As evg_net_udp_reply(), for a payload of len bytes the caller has
+ * already written at evg_net_udp_hdrs_len(meta) from m's data start (so
+ * nothing is moved), and with UDP checksum 0 ("none", RFC 768): for
+ * frames that carry a check of their own over every byte (EVF's CRC-32C)
+ * and are sent at rate, such as DELIVER frames. Returns as
+ * evg_net_udp_reply().
+ */
+int evg_net_udp_wrap(const struct evg_net_if *ifc, struct rte_mbuf *m,
+		     const struct evg_net_meta *meta, uint16_t len);
+
 #endif /* EVG_NET_H */

@@ -406,7 +406,7 @@ evg_net_icmp_echo_reply(const struct evg_net_if *ifc, struct rte_mbuf *m,
 
 static void
 udp_reply_headers(const struct evg_net_if *ifc, uint8_t *frame,
-		  const struct evg_net_meta *meta, uint16_t len)
+		  const struct evg_net_meta *meta, uint16_t len, bool cksum)
 {
 	struct rte_ether_hdr *eth = (struct rte_ether_hdr *)frame;
 	struct rte_vlan_hdr *vlan;
@@ -444,7 +444,8 @@ udp_reply_headers(const struct evg_net_if *ifc, uint8_t *frame,
 	udp->dst_port = meta->src_port;
 	udp->dgram_len = rte_cpu_to_be_16(UDP_LEN + len);
 	udp->dgram_cksum = 0;
-	udp->dgram_cksum = rte_ipv4_udptcp_cksum(ip, udp);
+	if (cksum)
+		udp->dgram_cksum = rte_ipv4_udptcp_cksum(ip, udp);
 }
 
 int
@@ -466,8 +467,36 @@ evg_net_udp_reply(const struct evg_net_if *ifc, struct rte_mbuf *m,
 	 * frame's payload, where the new headers would overwrite it. */
 	if (len > 0)
 		memmove(frame + hdrs, payload, len);
-	udp_reply_headers(ifc, frame, meta, len);
+	udp_reply_headers(ifc, frame, meta, len, true);
 
+	m->data_len = (uint16_t)(hdrs + len);
+	m->pkt_len = m->data_len;
+	tx_prepare(m, l2, IP_MIN_LEN, UDP_LEN);
+	m->packet_type =
+		RTE_PTYPE_L2_ETHER | RTE_PTYPE_L3_IPV4 | RTE_PTYPE_L4_UDP;
+	return 0;
+}
+
+uint16_t
+evg_net_udp_hdrs_len(const struct evg_net_meta *meta)
+{
+	return (uint16_t)(reply_l2_len(meta) + IP_MIN_LEN + UDP_LEN);
+}
+
+int
+evg_net_udp_wrap(const struct evg_net_if *ifc, struct rte_mbuf *m,
+		 const struct evg_net_meta *meta, uint16_t len)
+{
+	const uint16_t l2 = reply_l2_len(meta);
+	const uint32_t hdrs = l2 + IP_MIN_LEN + UDP_LEN;
+
+	if (!writable(m))
+		return -EINVAL;
+	if ((uint32_t)IP_MIN_LEN + UDP_LEN + len > UINT16_MAX ||
+	    (uint32_t)m->data_off + hdrs + len > m->buf_len)
+		return -ENOSPC;
+	udp_reply_headers(ifc, rte_pktmbuf_mtod(m, uint8_t *), meta, len,
+			  false);
 	m->data_len = (uint16_t)(hdrs + len);
 	m->pkt_len = m->data_len;
 	tx_prepare(m, l2, IP_MIN_LEN, UDP_LEN);

@@ -119,7 +119,9 @@ int evg_pkt_reply(const struct evg_net_if *ifc, struct rte_mbuf *m,
 	X(arp_replies, "ARP replies sent towards tx")                  \
 	X(icmp_replies, "ICMP echo replies sent towards tx")           \
 	X(rejected, "frames refused by the allow list (never stored)") \
-	X(naks_rejected, "NAK REJECTED sent")                          \
+	X(naks_rejected, "NAK or SUB_ERROR REJECTED sent")             \
+	X(to_sub, "consumer frames handed to the subscriber stage")    \
+	X(sub_off, "consumer frames dropped: [sub] max_subscribers = 0") \
 	X(naks_busy, "NAK BUSY sent: a sequencer ring was full")       \
 	X(naks_limited, "NAKs not sent: per-source rate limit")        \
 	X(reply_failed, "replies that could not be built (frame freed)")
@@ -148,6 +150,9 @@ struct evg_rx_conf {
 	struct evg_edge *seq_out[EVG_STAGES_MAX_SHARDS];
 	unsigned int nb_shards;	      /* 1 .. EVG_STAGES_MAX_SHARDS */
 	struct evg_edge *tx_out;      /* ARP, ICMP and NAK replies */
+	/* Consumer frames (SUBSCRIBE, CREDIT, UNSUBSCRIBE) to the
+	 * subscriber stage; NULL: the consumer side is off. */
+	struct evg_edge *sub_out;
 	const volatile bool *stop_rx; /* when set, stop polling the port */
 	uint64_t tsc_hz;
 };

@@ -26,6 +26,7 @@
 #include <rte_ethdev.h>
 #include <rte_prefetch.h>
 
+#include "evg_evf_sub.h"
 #include "evg_stages.h"
 
 /* ---- counters ---------------------------------------------------------- */
@@ -80,9 +81,11 @@ struct rx_burst {
 	uint16_t nb_tx;
 	uint16_t nb_free;
 	uint16_t nb_seq;
+	uint16_t nb_sub;
 	struct rte_mbuf *tx[EVG_BURST_MAX];
 	struct rte_mbuf *free[EVG_BURST_MAX];
 	struct rte_mbuf *seq[EVG_BURST_MAX];
+	struct rte_mbuf *sub[EVG_BURST_MAX];
 	uint8_t shard[EVG_BURST_MAX];
 };
 
@@ -95,6 +98,21 @@ rx_nak(struct evg_rx_ctx *ctx, struct rte_mbuf *m, uint16_t code, uint64_t now)
 	if (!evg_nak_limiter_allow(&ctx->lim, pkt->net.src_ip, now)) {
 		ctx->stats.c[EVG_RX_naks_limited]++;
 		return -EBUSY;
+	}
+	if (evg_evf_sub_from_consumer(pkt->hdr.type)) {
+		/* A consumer is refused with the subscriber side's error. */
+		struct evg_evf_sub_ids ids = {.consumer_id = pkt->hdr.producer_id,
+					      .session = pkt->hdr.session};
+		uint8_t frame[EVG_EVF_HDR_LEN];
+
+		(void)evg_evf_sub_error_encode(frame, sizeof(frame), &ids,
+					       EVG_EVF_SUB_ERR_REJECTED, 0);
+		if (evg_net_udp_reply(ctx->conf.ifc, m, &pkt->net, frame,
+				      sizeof(frame)) != 0) {
+			ctx->stats.c[EVG_RX_reply_failed]++;
+			return -ENOSPC;
+		}
+		return 0;
 	}
 	if (evg_pkt_reply(ctx->conf.ifc, m, pkt, EVG_EVF_NAK, code,
 			  pkt->hdr.seq) != 0) {
@@ -135,6 +153,15 @@ rx_evf(struct evg_rx_ctx *ctx, struct rte_mbuf *m, struct rx_burst *b)
 	/* ack picks the reply's interface by m->port, which not every PMD
 	 * sets (the ring PMD leaves what the sender's mbuf had). */
 	m->port = conf->port_id;
+	if (evg_evf_sub_from_consumer(pkt->hdr.type)) {
+		if (unlikely(conf->sub_out == NULL)) {
+			ctx->stats.c[EVG_RX_sub_off]++;
+			b->free[b->nb_free++] = m;
+		} else {
+			b->sub[b->nb_sub++] = m;
+		}
+		return;
+	}
 	b->shard[b->nb_seq] = (uint8_t)evg_seq_shard(
 		pkt->hdr.producer_id, pkt->hdr.stream_id, conf->nb_shards);
 	b->seq[b->nb_seq++] = m;
@@ -264,6 +291,7 @@ rx_poll(struct evg_node *node)
 	b.nb_tx = 0;
 	b.nb_free = 0;
 	b.nb_seq = 0;
+	b.nb_sub = 0;
 	rx_sort(ctx, pkts, n, &b);
 	if (b.nb_free > 0)
 		rte_pktmbuf_free_bulk(b.free, b.nb_free);
@@ -271,6 +299,9 @@ rx_poll(struct evg_node *node)
 		evg_edge_push(conf->tx_out, b.tx, b.nb_tx);
 	if (b.nb_seq > 0)
 		rx_to_seq(ctx, &b);
+	if (b.nb_sub > 0)
+		ctx->stats.c[EVG_RX_to_sub] +=
+			evg_edge_push(conf->sub_out, b.sub, b.nb_sub);
 	return n;
 }
 
