@@ -355,8 +355,17 @@ on_credit(struct evg_sub *s, struct rte_mbuf *mb, const void *frame,
 	m->credit_events = c.credit_events;
 	m->credit_bytes = c.credit_bytes;
 	if (c.flags & EVG_EVF_SUB_F_NAK) {
-		s->stats[EVG_SUB_naks]++;
-		sub_go_back(s, m, m->received);
+		/* Every frame behind a loss makes the consumer NAK the same
+		 * received; the resend has not reached it yet. */
+		if (m->nak_received == m->received && m->nak_tsc != 0 &&
+		    now - m->nak_tsc < s->rto_tsc / 2) {
+			s->stats[EVG_SUB_naks_repeated]++;
+		} else {
+			s->stats[EVG_SUB_naks]++;
+			m->nak_received = m->received;
+			m->nak_tsc = now;
+			sub_go_back(s, m, m->received);
+		}
 	}
 	if (!(c.flags & EVG_EVF_SUB_F_COMMIT))
 		return;

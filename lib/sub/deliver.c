@@ -112,10 +112,8 @@ frame_seal(struct evg_sub *s, struct sub_member *m, uint64_t now)
 			(void)sub_out(s, mb);
 		}
 	}
-	if (m->rto_at == 0) {
+	if (m->rto_at == 0)
 		m->rto_at = now + m->rto_cur;
-		m->rto_received = m->received;
-	}
 }
 
 static void
@@ -159,20 +157,26 @@ choose(struct evg_sub *s, struct sub_feed *f, uint8_t ci,
 			.outstanding = m->next_dseq - m->processed,
 		};
 	}
-	if (n == 1) {
-		if (cand[0].room)
-			return map[0];
-		s->members[map[0]].st[SM_STALLS]++;
-		return -1;
-	}
-	k = evg_sub_pick(f->policy, cand, n, &c->pick, r->key, r->key_size,
-			 f->policy == EVG_EVF_SUB_POLICY_RANDOM ? rte_rand()
-								 : 0);
-	if (k >= 0)
+	if (n == 1 && cand[0].room)
+		return map[0];
+	k = n == 1 ? -1
+		   : evg_sub_pick(f->policy, cand, n, &c->pick, r->key,
+				  r->key_size,
+				  f->policy == EVG_EVF_SUB_POLICY_RANDOM
+					  ? rte_rand()
+					  : 0);
+	if (k >= 0) {
+		c->stalled = false;
 		return map[k];
-	/* The wait is on those without room (under key-hash, the key's). */
-	for (unsigned int i = 0; i < n; i++)
-		s->members[map[i]].st[SM_STALLS] += !cand[i].room;
+	}
+	/* A wait starts: counted once, on the members without room (under
+	 * key-hash, the key's may be the only one). */
+	if (!c->stalled) {
+		c->stalled = true;
+		s->stats[EVG_SUB_stalls]++;
+		for (unsigned int i = 0; i < n; i++)
+			s->members[map[i]].st[SM_STALLS] += !cand[i].room;
+	}
 	return -1;
 }
 
@@ -211,10 +215,8 @@ deliver_record(struct evg_sub *s, struct sub_feed *f, uint8_t ci,
 		    pieces, evg_evf_sub_record_len(size) +
 				    (pieces - 1) * (EVG_EVF_SUB_DELIVER_FIXED +
 						    EVG_EVF_SUB_REC_HDR_LEN));
-	if (mi < 0) {
-		s->stats[EVG_SUB_stalls]++;
+	if (mi < 0)
 		return 0;
-	}
 	m = &s->members[mi];
 	if (pieces == 1) {
 		if (m->open_m != NULL &&

@@ -142,6 +142,7 @@ void evg_sub_commits_stored(struct evg_sub_commits *t, uint64_t gen, int err);
 	X(credit_bad, "CREDITs whose received is past what was sent "         \
 		      "(ignored)")                                            \
 	X(naks, "CREDITs with NAK: resent from the consumer's received")      \
+	X(naks_repeated, "NAKs for what a resend just sent (ignored)")        \
 	X(commits, "commits asked for")                                       \
 	X(commits_durable, "COMMITTED frames sent")                           \
 	X(commits_full, "commits refused: the table holds "                   \
@@ -160,7 +161,7 @@ void evg_sub_commits_stored(struct evg_sub_commits *t, uint64_t gen, int err);
 	X(events, "events delivered (first time)")                            \
 	X(bytes, "DELIVER payload bytes sent for the first time")             \
 	X(redelivered, "events delivered again to another group member")      \
-	X(stalls, "delivery rounds that found no member with room")           \
+	X(stalls, "waits for a member with room (credit) that began")        \
 	X(no_mbuf, "DELIVER frames not built: the pool was empty")            \
 	X(tx_full, "delivery rounds cut short: the ring to tx was full")      \
 	X(read_errors, "log read errors (a bad batch: segment skipped)")      \

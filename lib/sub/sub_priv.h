@@ -86,7 +86,8 @@ struct sub_member {
 	uint64_t created_tsc, last_rx_tsc;
 	uint64_t rto_at; /* 0: not armed */
 	uint64_t rto_cur;
-	uint64_t rto_received; /* received when the rto was armed */
+	uint64_t nak_received; /* the last NAK acted on, and when */
+	uint64_t nak_tsc;
 	/* A commit waiting to be durable: the table gen, what it covers. */
 	uint64_t commit_gen;
 	uint64_t commit_processed;
@@ -103,6 +104,7 @@ struct sub_cursor {
 	uint64_t next_offset;	     /* of the next record to read */
 	uint64_t retry_tsc;	     /* after -ENODATA: not before */
 	uint16_t takers;	     /* members taking this stream */
+	bool stalled;		     /* waiting for a member with room */
 	struct evg_sub_pick_state pick;
 	struct sub_redo *redo;	     /* ring */
 	uint32_t redo_cap, redo_head, redo_n;
