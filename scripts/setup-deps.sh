@@ -37,6 +37,8 @@ pkgs=(
 	libisal-dev
 	# testbed, demo and benchmarks (dpdk-dev: dpdk-telemetry.py, dpdk-testpmd)
 	iproute2 iputils-ping arping ethtool fio dpdk-dev
+	# the consumer side: cookies (SipHash), and loss on the wire in its test
+	libsodium-dev nftables
 )
 
 installed() {

@@ -33,8 +33,10 @@ member_room(const struct evg_sub *s, const struct sub_member *m,
 	uint64_t bytes = m->held_bytes + m->open_bytes;
 	uint32_t frames = m->held_n + (m->open_m != NULL ? 1 : 0) + pieces;
 
-	if (m->resend < m->held_n || inflight + pieces > lim ||
-	    frames > m->held_cap)
+	/* With nothing in flight an event goes, all its pieces, even when
+	 * the credit is smaller than that: else it could never go. */
+	if (m->resend < m->held_n || (inflight > 0 && inflight + pieces > lim) ||
+	    lim == 0 || frames > m->held_cap)
 		return false;
 	/* Nothing outstanding: one record always goes, whatever the byte
 	 * credit, or a credit below one record would stop the flow. */
