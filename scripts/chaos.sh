@@ -5,7 +5,7 @@
 # parameters and the whole run has a wall-clock limit.
 #
 #   scripts/chaos.sh [--short | --long] [--iterations N] [--duration S]
-#                    [--scenarios crash,disk,overload,malformed] [--seed N]
+#                    [--scenarios crash,disk,overload,malformed,consumer] [--seed N]
 #                    [--build DIR] [--timeout S] [--figures PATH]
 #
 # --short (default): 5 crash iterations, 5 s phases (the `chaos` test of
@@ -18,7 +18,7 @@ usage() {
 	sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
 }
 
-iterations=5 duration=5 scenarios=crash,disk,overload,malformed
+iterations=5 duration=5 scenarios=crash,disk,overload,malformed,consumer
 seed= build=build limit=900 figures=
 while [[ $# -gt 0 ]]; do
 	case $1 in
@@ -36,14 +36,15 @@ while [[ $# -gt 0 ]]; do
 	esac
 	shift
 done
-for tool in evgate/evgate evtail/evtail evpub/evpub; do
+for tool in evgate/evgate evtail/evtail evpub/evpub evsub/evsub; do
 	if [[ ! -x $build/app/$tool ]]; then
 		echo "chaos.sh: $build/app/$tool not built (scripts/build.sh $build)" >&2
 		exit 2
 	fi
 done
 args=(--evgate "$build/app/evgate/evgate" --evtail "$build/app/evtail/evtail"
-	--evpub "$build/app/evpub/evpub" --iterations "$iterations"
+	--evpub "$build/app/evpub/evpub" --evsub "$build/app/evsub/evsub"
+	--iterations "$iterations"
 	--duration "$duration" --scenarios "$scenarios")
 [[ -n $seed ]] && args+=(--seed "$seed")
 [[ -n $figures ]] && args+=(--figures "$figures")

@@ -4,7 +4,8 @@ power loss, a full disk, overload and malformed floods, with the real
 binaries on the netns testbed. TAP on stdout; the figures as one JSON
 line (`# figures {...}`) at the end and, with --figures PATH, in a file.
 
-    chaos.py --evgate E --evtail T [--scenarios crash,disk,overload,malformed]
+    chaos.py --evgate E --evtail T [--evpub P] [--evsub S]
+             [--scenarios crash,disk,overload,malformed,consumer]
              [--iterations N] [--duration S] [--seed N] [--figures PATH]
 
 scripts/chaos.sh is the front end (--short, --long). Needs root; SKIP
@@ -26,7 +27,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import chaosutil  # noqa: E402,F401  (sets up the paths)
 import taputil  # noqa: E402
 
-SCENARIOS = ("crash", "disk", "overload", "malformed")
+SCENARIOS = ("crash", "disk", "overload", "malformed", "consumer")
 
 
 class Ctx:
@@ -39,6 +40,8 @@ def parse(argv):
     ap.add_argument("--evtail", required=True)
     ap.add_argument("--evpub", default=None,
                     help="evpub, for the overload scenario")
+    ap.add_argument("--evsub", default=None,
+                    help="evsub, for the consumer scenario")
     ap.add_argument("--scenarios", default=",".join(SCENARIOS))
     ap.add_argument("--iterations", type=int, default=5,
                     help="crash iterations (kills)")
@@ -70,6 +73,9 @@ def scenario(name):
     if name == "overload":
         import overload
         return overload.run
+    if name == "consumer":
+        import consumer
+        return consumer.run
     import malformed
     return malformed.run
 
@@ -109,6 +115,7 @@ def main(argv):
     ctx = Ctx()
     ctx.evgate, ctx.evtail = os.path.abspath(a.evgate), os.path.abspath(a.evtail)
     ctx.evpub = os.path.abspath(a.evpub) if a.evpub else None
+    ctx.evsub = os.path.abspath(a.evsub) if a.evsub else None
     ctx.iterations, ctx.duration = a.iterations, a.duration
     ctx.rng = chaosutil.rng_from_env(seed)
     ctx.prefix = f"evch{pid}"

@@ -14,6 +14,7 @@ import time
 
 import chaosutil as cu
 import evf
+import evfsub
 import taputil
 
 CONF = "[log]\npartitions = 2\nstore = uring\n[ack]\nlevel = synced\n"
@@ -80,6 +81,11 @@ KINDS = {
     "ack_from_network": ("direction", lambda r: evf.build_ack(
         JUNK_PRODUCER, 0, 1, 5)),
 }
+# Consumer frames (the subscriber extension), one kind per malformation
+# of scripts/evfsub.py's list: counted under the same rules, never
+# answered, never a subscription.
+for _i, (_rule, _frame) in enumerate(evfsub.junk_frames(JUNK_PRODUCER, 1)):
+    KINDS[f"consumer_{_rule}_{_i}"] = (_rule, lambda r, f=_frame: f)
 
 
 class Junk:
