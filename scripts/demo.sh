@@ -7,11 +7,14 @@
 #      only what the defaults cannot know: the address, the port, the
 #      lcores, a log directory in a temporary directory, and ACK level
 #      synced (an ACK means the event is on stable storage);
-#   3. from the namespace: ping; evpub sending 20000 generated events, with
-#      its rate and ACK latency; scripts/evf.py resending events (all
+#   3. from the namespace: ping; a consumer group of two evsub members
+#      tailing stream 1; evpub sending 20000 generated events, with its
+#      rate and ACK latency; scripts/evf.py resending events (all
 #      duplicates) and sending junk; evpub sending key<TAB>value lines
 #      from stdin;
 #   4. evtail: the last events of the log (those lines), and --verify;
+#      the two members' share of every event, each delivered once, and
+#      their latency (producer timestamp to delivery);
 #   5. evgate's counters (telemetry), then SIGINT and its final counters.
 #
 # Everything it starts is stopped and removed on exit, however it exits
@@ -39,6 +42,7 @@ work=
 tb_up=0
 gate_pid=
 child=
+sub_pids=()
 t0=$SECONDS
 
 # Stops a process by PID: SIGTERM, up to 5 s, then SIGKILL; reaps it.
@@ -64,6 +68,9 @@ cleanup() {
 	if [[ -n $child ]]; then
 		stop_pid "$child"
 	fi
+	for pid in "${sub_pids[@]}"; do
+		stop_pid "$pid"
+	done
 	if [[ -n $gate_pid ]] && kill -0 "$gate_pid" 2>/dev/null; then
 		echo "demo: stopping evgate (pid $gate_pid)"
 		stop_pid "$gate_pid"
@@ -101,6 +108,7 @@ fi
 evgate=$build/app/evgate/evgate
 evpub=$build/app/evpub/evpub
 evtail=$build/app/evtail/evtail
+evsub=$build/app/evsub/evsub
 "$evgate" --version
 t0=$SECONDS
 
@@ -160,7 +168,8 @@ stats, drops = ask("/evgate/stats"), ask("/evgate/drops")
 shown = ["rx_packets", "rx_icmp_replies", "rx_arp_replies",
          "seq_events_accepted", "seq_events_duplicate", "ack_acks",
          "ack_naks_gap", "log_records", "log_batches", "log_bytes",
-         "log_writes", "tx_packets"]
+         "log_writes", "sub_subscribed", "sub_events", "sub_frames",
+         "sub_commits_durable", "tx_packets"]
 for k in shown:
     print(f"  {k:24} {stats.get(k, 0)}")
 print(f"  {'drops (all kinds)':24} {sum(drops.values())}")
@@ -202,6 +211,22 @@ echo "== ping from the namespace (evgate answers ARP and ICMP itself)"
 in_ns ping -c 3 -i 0.2 -W 1 "$gate_ip"
 echo
 
+echo "== evsub: a consumer group 'demo' of two members tailing stream 1 (round-robin)"
+for m in 1 2; do
+	echo "\$ ip netns exec $EVG_TB_NS $evsub --server $gate_ip --consumer 90$m --group demo --policy round-robin --stream 1 --from-end --json > sub$m.json &"
+	ip netns exec "$EVG_TB_NS" "$evsub" --server "$gate_ip" --consumer "90$m" \
+		--group demo --policy round-robin --stream 1 --from-end --json \
+		>"$work/sub$m.json" 2>"$work/sub$m.err" &
+	sub_pids+=($!)
+done
+for ((i = 0; i < 100; i++)); do
+	(($(cat "$work"/sub?.err 2>/dev/null | grep -c 'subscribed:') >= 2)) && break
+	sleep 0.1
+done
+grep -h 'subscribed:' "$work"/sub?.err ||
+	{ echo "demo: the consumers did not subscribe:" >&2; cat "$work"/sub?.err >&2; exit 1; }
+echo
+
 echo "== evpub: $events generated events of 64 bytes, as fast as the window allows, ACKed once synced"
 in_ns "$evpub" --server "$gate_ip" --producer 8 --stream 1 \
 	--count "$events" --size 64 --timeout 20
@@ -238,6 +263,37 @@ echo "\$ $evtail --partition 1 --from $from --count 5 $logdir"
 echo
 echo "\$ $evtail --verify $logdir"
 "$evtail" --verify "$logdir" | tail -n 1
+echo
+
+echo "== the consumer group: every event of stream 1 delivered once, shared by its two members"
+for ((i = 0; i < 100; i++)); do
+	n=$(cat "$work"/sub?.json | grep -c '"offset"' || true)
+	((n >= records)) && break
+	sleep 0.1
+done
+for pid in "${sub_pids[@]}"; do
+	kill -INT "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
+done
+sub_pids=()
+for m in 1 2; do
+	echo "member 90$m: $(grep -c '"offset"' "$work/sub$m.json") events"
+	grep -h -v 'subscribed:' "$work/sub$m.err" | sed 's/^/  /'
+done
+wait_on python3 - "$work/sub1.json" "$work/sub2.json" "$records" <<'EOF'
+import json, sys
+offs = []
+for path in sys.argv[1:3]:
+    for ln in open(path):
+        d = json.loads(ln)
+        if "offset" in d:
+            offs.append(d["offset"])
+want = int(sys.argv[3])
+ok = sorted(offs) == list(range(want))
+print(f"demo: the group received {len(offs)} events, offsets 0..{want - 1} "
+      f"each {'exactly once' if ok else 'NOT exactly once'}")
+sys.exit(0 if ok else 1)
+EOF
 echo
 
 echo "== evgate's counters (telemetry /evgate/stats, /evgate/drops)"
