@@ -200,7 +200,7 @@ subscribe(struct evg_sub *s, const struct evg_pkt *pkt,
 	f->resumed |= resumed;
 	m = &s->members[slot];
 	memset(m, 0, sizeof(*m));
-	m->held_cap = RTE_MIN(s->max_inflight, EVG_SUB_HELD_MAX);
+	m->held_cap = s->held_cap;
 	m->held = rte_zmalloc_socket("evg_sub_held",
 				     m->held_cap * sizeof(*m->held), 0,
 				     s->conf.socket_id);

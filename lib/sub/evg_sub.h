@@ -166,6 +166,8 @@ void evg_sub_commits_stored(struct evg_sub_commits *t, uint64_t gen, int err);
 	X(tx_full, "delivery rounds cut short: the ring to tx was full")      \
 	X(read_errors, "log read errors (a bad batch: segment skipped)")      \
 	X(reader_open_errors, "readers that could not be opened (FULL)")      \
+	X(redo_lost, "DELIVER frames given back that found no memory to wait "   \
+		     "in: their records are not delivered again")           \
 	X(reply_failed, "replies that could not be built (frame freed)")
 
 /* clang-format off */

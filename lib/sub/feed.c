@@ -109,7 +109,7 @@ sub_cursor_get(struct evg_sub *s, struct sub_feed *f,
 		from_commit = sub_commit_lookup(s, f->name, stream,
 						c->partition, &committed,
 						&c->commit_idx) == 0;
-	c->redo_cap = EVG_SUB_MAX_MEMBERS * 64u;
+	c->redo_cap = SUB_REDO_MIN;
 	c->redo = rte_zmalloc_socket("evg_sub_redo",
 				     c->redo_cap * sizeof(*c->redo), 0,
 				     s->conf.socket_id);
@@ -162,6 +162,28 @@ sub_feed_free(struct evg_sub *s, struct sub_feed *f)
 	s->nb_feeds--;
 }
 
+/* Make room for one more frame in c's redo ring: double it, in order
+ * from slot 0. False when memory is short. */
+static bool
+redo_room(struct evg_sub *s, struct sub_cursor *c)
+{
+	struct sub_redo *n;
+
+	if (c->redo_n < c->redo_cap)
+		return true;
+	n = rte_zmalloc_socket("evg_sub_redo", 2 * c->redo_cap * sizeof(*n), 0,
+			       s->conf.socket_id);
+	if (n == NULL)
+		return false;
+	for (uint32_t i = 0; i < c->redo_n; i++)
+		n[i] = *sub_redo_at(c, i);
+	rte_free(c->redo);
+	c->redo = n;
+	c->redo_head = 0;
+	c->redo_cap *= 2;
+	return true;
+}
+
 /* Give the unprocessed records of m's held frames back to their cursors
  * (the frame's reference moves to the redo queue). */
 static void
@@ -175,9 +197,11 @@ give_back(struct evg_sub *s, struct sub_feed *f, struct sub_member *m)
 					: 0;
 
 		if (skip >= h->count || f->nb_members <= 1 ||
-		    c->redo_n >= c->redo_cap) {
+		    !redo_room(s, c)) {
+			/* Out of memory: these records are lost to the group
+			 * (counted; the log still has them). */
 			if (skip < h->count && f->nb_members > 1)
-				s->stats[EVG_SUB_reply_failed]++;
+				s->stats[EVG_SUB_redo_lost]++;
 			rte_pktmbuf_free(h->m);
 			continue;
 		}

@@ -177,7 +177,7 @@ evg_sub_create(const struct evg_sub_conf *conf, struct evg_sub **out)
 {
 	const struct evg_cfg *cfg;
 	struct evg_sub *s;
-	uint32_t slots = 16;
+	uint32_t slots = 16, share;
 	int rc;
 
 	if (conf == NULL || out == NULL)
@@ -204,6 +204,9 @@ evg_sub_create(const struct evg_sub_conf *conf, struct evg_sub **out)
 	s->timeout_ms = cfg->sub_timeout_ms;
 	s->rto_ms = cfg->sub_rto_ms;
 	s->max_inflight = cfg->sub_max_inflight;
+	share = RTE_MAX(SUB_HELD_MIN, cfg->sub_mbufs / s->max_members);
+	s->held_cap = RTE_MIN(s->max_inflight, EVG_SUB_HELD_MAX);
+	s->held_cap = RTE_MIN(s->held_cap, share);
 	while (slots < 2 * s->max_members)
 		slots <<= 1;
 	s->by_id_mask = slots - 1;

@@ -27,6 +27,8 @@
 #define SUB_DELIVER_BUDGET 256u /* records per poll by default */
 #define SUB_RTO_MAX_FACTOR 16u  /* rto doubles up to rto_ms x this */
 #define SUB_SCRATCH 65536u	/* the largest event a redelivery joins */
+#define SUB_HELD_MIN 16u	/* frames a subscription may hold, at least */
+#define SUB_REDO_MIN 256u	/* redo ring slots at first; it grows */
 
 /* A DELIVER frame kept until its records are processed. */
 struct sub_held {
@@ -127,6 +129,9 @@ struct evg_sub {
 	struct evg_sub_conf conf;
 	uint32_t max_members, max_feeds;
 	uint32_t timeout_ms, rto_ms, max_inflight;
+	/* Frames one subscription may hold: a share of the DELIVER pool, so
+	 * that subscribers who do not process cannot take every mbuf. */
+	uint32_t held_cap;
 	struct sub_member *members;
 	struct sub_feed *feeds;
 	uint32_t nb_members, nb_feeds, nb_groups, max_groups;
