@@ -8,6 +8,7 @@
 #include <rte_ethdev.h>
 #include <rte_lcore.h>
 
+#include "evg_evf_sub.h"
 #include "frame_testutil.h"
 
 const uint8_t ft_our_mac[6] = {0x02, 0, 0, 0, 0, 0x01};
@@ -260,7 +261,7 @@ ft_evf_control(uint8_t *buf, uint8_t type, uint16_t count, uint32_t producer_id,
 /* Break the rule behind verdict v in a sealed frame of len bytes; returns
  * the new length, or 0 when the CRC still has to be fixed up. */
 static uint16_t
-evf_break(uint8_t *buf, uint16_t len, enum evg_evf_verdict v)
+evf_break(uint8_t *buf, size_t cap, uint16_t len, enum evg_evf_verdict v)
 {
 	switch (v) {
 	case EVG_EVF_BAD_RUNT:
@@ -295,6 +296,19 @@ evf_break(uint8_t *buf, uint16_t len, enum evg_evf_verdict v)
 	case EVG_EVF_BAD_SESSION:
 		memset(buf + 16, 0, 8);
 		break;
+	case EVG_EVF_BAD_FIELD: {
+		/* A consumer's SUBSCRIBE of a version evgate does not speak. */
+		const struct evg_evf_sub_ids ids = {.consumer_id = 7,
+						    .session = FT_SESSION};
+		const struct evg_evf_sub_subscribe s = {
+			.nb_streams = 1, .streams = {{.stream_id = 42}}};
+		int n = evg_evf_sub_subscribe_encode(buf, cap, &ids, &s);
+
+		cr_assert_eq(n, (int)EVG_EVF_SUB_SUBSCRIBE_MIN);
+		buf[48] = 2;
+		evg_evf_frame_seal(buf, (size_t)n);
+		return (uint16_t)n;
+	}
 	case EVG_EVF_BAD_DIRECTION:
 		ft_evf_control(buf, EVG_EVF_NAK, EVG_EVF_NAK_GAP, 7, 42,
 			       FT_SESSION, 0);
@@ -312,7 +326,7 @@ ft_evf_malformed(uint8_t *buf, size_t cap, enum evg_evf_verdict v)
 	uint16_t broken;
 
 	cr_assert_eq(evg_evf_validate(buf, len, NULL), EVG_EVF_OK);
-	broken = evf_break(buf, len, v);
+	broken = evf_break(buf, cap, len, v);
 	if (broken != 0)
 		return broken;
 	evg_evf_frame_seal(buf, len);
