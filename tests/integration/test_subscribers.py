@@ -432,15 +432,21 @@ def case_loss_repaired(ctx):
 
 def case_no_credit_holds_nobody_back(ctx):
     stream = 51
-    cid = ctx.consumer_id()
+    cid, other = ctx.consumer_id(), ctx.consumer_id()
     s = sub_in_ns(ctx, consumer=cid, streams=[stream],
                   start=evfsub.START_OLDEST, credit_events=0)
     try:
         s.subscribe()
         n = 20000
+        reader = evsub_start(ctx, ["--consumer", other, "--stream", stream,
+                                   "--from", "oldest", "--count", n,
+                                   "--quiet", "--timeout", 60])
         t0 = time.monotonic()
         summary = publish(ctx, 51, stream, [f"nc {i}" for i in range(n)])
         secs = time.monotonic() - t0
+        check(reader.wait(60) == 0,
+              f"the other subscriber did not get all {n} events\n"
+              f"{reader.report(10, True)}")
         s.credit()  # a heartbeat: it stays subscribed, granting nothing
         time.sleep(0.2)
         me = subscribers(ctx)[str(cid)]
@@ -449,10 +455,34 @@ def case_no_credit_holds_nobody_back(ctx):
         got = s.take(1, timeout=0.5, ack=False)
         check(not got, f"{len(got)} events delivered without credit")
         return (f"{summary['acked']} events ACKed at synced in {secs:.1f}s "
-                f"while a subscriber granted nothing (lag {me['lag']})")
+                f"and all delivered to another subscriber while one "
+                f"granted nothing (lag {me['lag']})")
     finally:
         s.unsubscribe()
         s.close()
+
+
+# ---- events too large for one DELIVER frame ----------------------------------
+
+def case_large_events_arrive_whole(ctx):
+    """1400 bytes of value: a DATA frame at MTU 1500 holds it, a DELIVER
+    frame does not (1376), so it goes as two pieces, joined by the
+    consumer."""
+    stream, n = 81, 40
+    lines = [f"big-{i}\t" + chr(ord("a") + i % 26) * 1400 for i in range(n)]
+    publish(ctx, 81, stream, lines)
+    log = log_records(ctx, stream)
+    before = stats(ctx)
+    rc, evs, _, p = evsub_run(ctx, ["--stream", stream, "--from", "oldest",
+                                    "--count", n, "--timeout", 30])
+    after = stats(ctx)
+    check(rc == 0, f"evsub exited {rc}\n{p.report(10, True)}")
+    got = [(e["offset"], e["key_b64"], e["value_b64"]) for e in evs]
+    want = [(r["offset"], r["key_b64"], r["value_b64"]) for r in log]
+    check(got == want, f"{len(got)} events, not the log's {len(want)}")
+    frames = delta(before, after, "sub_frames")
+    check(frames >= 2 * n, f"{frames} DELIVER frames for {n} large events")
+    return f"{n} events of 1400 + 6 bytes whole, in {frames} DELIVER frames"
 
 
 # ---- the handshake and bad frames ---------------------------------------------
@@ -630,8 +660,10 @@ def run_all(tap, ctx):
          case_killed_member),
         ("lost_deliver_frames_are_asked_for_again_every_event_once_in_order",
          case_loss_repaired),
-        ("subscriber_without_credit_holds_no_producer_back",
+        ("subscriber_without_credit_holds_back_no_producer_nor_subscriber",
          case_no_credit_holds_nobody_back),
+        ("events_too_large_for_a_deliver_frame_arrive_whole_in_pieces",
+         case_large_events_arrive_whole),
         ("commits_survive_kill_9_of_evgate_group_resumes_there",
          case_commits_survive_kill),
     ]
