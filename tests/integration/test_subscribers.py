@@ -20,7 +20,9 @@ the frame-level cases) run in the namespace. What is checked
   unprocessed events go to the others, flagged and counted;
 - DELIVER frames lost on the wire (nftables drops 10 % in the namespace)
   are asked for again and every event arrives once, in order;
-- a subscriber that grants no credit holds no producer back;
+- a subscriber that grants no credit holds back no producer and no other
+  subscriber of the stream;
+- events too large for one DELIVER frame at the MTU arrive whole (pieces);
 - the cookie round trip: a first SUBSCRIBE gets only a smaller CHALLENGE
   and makes no subscription; forged cookies, wrong tokens and unknown
   subscriptions are counted, never answered with more than 40 bytes;
