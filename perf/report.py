@@ -25,6 +25,7 @@ import sys
 BEGIN, END = "<!-- perf-table:begin -->", "<!-- perf-table:end -->"
 GOAL_EVENTS_PER_CORE = 25e6
 GOAL_BW_RATIO, GOAL_P99_RATIO, GOAL_PEER_RATIO = 0.9, 1.2, 20
+GOAL_DELIVERY_PER_CORE, GOAL_DELIVERY_NATS_RATIO = 10e6, 50
 
 
 # ---- collect ----------------------------------------------------------------
@@ -227,6 +228,7 @@ def table_goals(res):
          e2e <= GOAL_P99_RATIO * fds["p99"]),
         ("≥ 20 × best synced peer events/s, 64 B",
          ratio(ev, peer), ev and peer and ev >= GOAL_PEER_RATIO * peer)]
+    rows += delivery_goals(res)
     out = ["| goal | measured | met |", "|---|---:|---|"]
     for g, m, ok in rows:
         out.append(f"| {g} | {m} | {'–' if m == '–' else ('yes' if ok else 'no')} |")
@@ -253,6 +255,83 @@ def table_peers(res):
             f"{ratio(wr, kudp_best(res, 'write', s))} | "
             f"{ratio(wr, peer_best(res, 'nats', 'mode', 'async', s))} | "
             f"{ratio(wr, peer_best(res, 'nats', 'mode', 'sync', s))} |")
+    return out
+
+
+# ---- delivery to subscribers (scenarios/subscribers.py) --------------------
+
+def delivery(res):
+    """The subscribers result: evgate replay and live rows, NATS's."""
+    r = result(res, "subscribers") or {}
+    nats = r.get("nats", {})
+    by_mode = {x["mode"]: x for x in nats.get("results", [])}
+    rep = [x for x in r.get("replay", []) if "events_per_s" in x]
+    return r, rep, by_mode
+
+
+def delivery_goals(res):
+    r, rep, nats = delivery(res)
+    if not r:
+        return []
+    best = max((x["events_per_s"] for x in rep), default=None)
+    one = next((x["events_per_s"] for x in rep if x["subscriptions"] == 1),
+               None)
+    nrep = nats.get("replay", {}).get("events_per_s")
+    return [
+        ("≥ 10 M events/s delivered per core, 64 B (subscribers.py, best "
+         "of 1/4/16 subscriptions)", fmt(best),
+         best and best >= GOAL_DELIVERY_PER_CORE),
+        ("delivery ≥ 50 × JetStream push consumer, 64 B, one subscriber "
+         "each (replay)", ratio(one, nrep),
+         one and nrep and one >= GOAL_DELIVERY_NATS_RATIO * nrep)]
+
+
+def table_delivery(res):
+    r, rep, nats = delivery(res)
+    if not r:
+        st = res["benchmarks"].get("subscribers", {}).get("status")
+        return [f"Delivery to subscribers: {st}."] if st else []
+    nrep, nlive = nats.get("replay"), nats.get("live")
+    out = [f"Delivery to subscribers over memif ({r['event_bytes']} B, ACK "
+           f"level {r['ack']}, a log of {fmt(r['events'])} events read from "
+           "the oldest; every subscription on evgate's one worker lcore, "
+           f"evgen's subscriptions on CPU {r['cpus']['evgen_lcore0']} with "
+           "evgate's main lcore), beside a NATS JetStream push consumer "
+           f"(file stream, ack {nrep['ack'] if nrep else '–'}):", "",
+           "| consumer | subscriptions | delivered events/s | per "
+           "subscription | events per frame | NAKs | ÷ NATS |",
+           "|---|---:|---:|---:|---:|---:|---:|"]
+    for x in r.get("replay", []):
+        if "events_per_s" not in x:
+            out.append(f"| evgate | {x['subscriptions']} | "
+                       f"{x.get('status', '–').split(':')[0]} | | | | |")
+            continue
+        per = x["per_subscription_events_per_s"]
+        out.append(f"| evgate | {x['subscriptions']} | "
+                   f"{fmt(x['events_per_s'])} | {fmt(per[0])}–"
+                   f"{fmt(per[-1])} | {x['events_per_frame']} | "
+                   f"{x['naks']} | "
+                   f"{ratio(x['events_per_s'], (nrep or {}).get('events_per_s'))} |")
+    out.append("| NATS push consumer | 1 | " +
+               (f"{fmt(nrep['events_per_s'])} | | 1 | – | 1.0× |" if nrep
+                else f"{r.get('nats', {}).get('status', '–')} | | | | |"))
+    out += ["", f"Producer-to-subscriber latency, live tail at "
+            f"{fmt(r.get('live', [{}])[0].get('rate_asked'))} events/s "
+            "produced, µs:", "",
+            "| consumer | subscriptions | delivered events/s | p50 | p99 | "
+            "p99.9 |", "|---|---:|---:|---:|---:|---:|"]
+    for x in r.get("live", []):
+        if "latency_us" not in x:
+            continue
+        u = x["latency_us"]
+        out.append(f"| evgate | {x['subscriptions']} | "
+                   f"{fmt(x['events_per_s'])} | {u['p50']:.0f} | "
+                   f"{u['p99']:.0f} | {u['p99_9']:.0f} |")
+    if nlive:
+        u = nlive["latency_us"]
+        out.append(f"| NATS push consumer | 1 | "
+                   f"{fmt(nlive['events_per_s'])} | {u['p50']:.0f} | "
+                   f"{u['p99']:.0f} | {u['p99_9']:.0f} |")
     return out
 
 
@@ -319,7 +398,7 @@ def table(res, plots):
            f"{res['seconds_total']} s; file `{res['_file']}`.", "",
            cpu_line(res), ""] + hiccup_line(res) + [""]
     for part in (table_goals, table_throughput, table_latency, table_peers,
-                 table_scaling, table_summaries):
+                 table_scaling, table_delivery, table_summaries):
         lines = part(res)
         if lines:
             out += lines + [""]

@@ -72,7 +72,8 @@ fi
 # Only what the benchmarks run; one that does not build is "not available".
 all_targets=$(ninja -C "$build" -t targets all 2>/dev/null | cut -d: -f1)
 for t in app/evgate/evgate app/evgen/evgen perf/peers/kudp_bench \
-	perf/peers/redis_load perf/peers/nats_peer perf/micro/bench_micro \
+	perf/peers/redis_load perf/peers/nats_peer perf/peers/nats_consumer \
+	perf/micro/bench_micro \
 	perf/micro/bench_evf perf/micro/bench_journal perf/micro/bench_hiccup; do
 	grep -qx "$t" <<<"$all_targets" || continue
 	ninja -C "$build" -j"$(nproc)" "$t" >"$tmp/ninja.log" 2>&1 || {
@@ -142,6 +143,16 @@ bench latency $((quick ? 60 : 150)) $S/latency.py --build "$build" \
 	--dir "$dir" --seconds "$sec" --probe-seconds "$sec" --acks "$lacks"
 bench scaling $((quick ? 40 : 60)) $S/scaling.py --build "$build" \
 	--dir "$dir" --seconds "$sec"
+# Delivery to subscribers, beside a NATS JetStream push consumer (it
+# says so in its JSON when nats_consumer or nats-server is missing).
+if ((quick)); then
+	bench subscribers 120 $S/subscribers.py --build "$build" --dir "$dir" \
+		--seconds "$sec" --events 200000 --subs "1 4 16" --live-subs 1
+else
+	bench subscribers 300 $S/subscribers.py --build "$build" --dir "$dir" \
+		--seconds "$sec" --events 1000000 --subs "1 4 16" \
+		--live-subs "1 4"
+fi
 
 if [[ -x $S/storage.sh ]]; then
 	bench storage $((quick ? 40 : 150)) $S/storage.sh --build "$build" \

@@ -81,8 +81,8 @@ offsets_thread(void *arg)
 			rte_delay_us_sleep(10 * 1000); /* retried; COMMITTED
 							* waits */
 		if (rc != last_err)
-			fprintf(stderr,
-				"%s: consumer offsets: %s%s\n", app->prog,
+			fprintf(stderr, "%s: consumer offsets: %s%s\n",
+				app->prog,
 				rc == 0 ? "stored again" : "store failed: ",
 				rc == 0 ? "" : strerror(-rc));
 		last_err = rc;

@@ -317,11 +317,12 @@ fault_answer(struct evg_journal *j, struct rte_tel_data *d)
 		left = left < 0 || s.left == 0 ? -1 : left + s.left;
 	}
 	rte_tel_data_add_dict_string(d, "fault",
-				     err == -EIO	? "eio"
+				     err == -EIO      ? "eio"
 				     : err == -ENOSPC ? "enospc"
-				     : err == 0	? "off"
-							: "other");
-	rte_tel_data_add_dict_int(d, "left", left > INT_MAX ? INT_MAX : (int)left);
+				     : err == 0	      ? "off"
+						      : "other");
+	rte_tel_data_add_dict_int(d, "left",
+				  left > INT_MAX ? INT_MAX : (int)left);
 	rte_tel_data_add_dict_u64(d, "injected", injected);
 	rte_tel_data_add_dict_int(d, "partitions",
 				  (int)tel_app->cfg.partitions);
@@ -350,7 +351,8 @@ cmd_fault(const char *cmd __rte_unused, const char *params,
 			rte_tel_data_add_dict_string(
 				d, "error",
 				"expected eio, enospc or off, eio and enospc "
-				"optionally followed by ,N (N >= 1 operations)");
+				"optionally followed by ,N (N >= 1 "
+				"operations)");
 			return 0;
 		}
 		for (uint32_t p = 0; p < tel_app->cfg.partitions; p++)

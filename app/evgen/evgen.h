@@ -7,7 +7,9 @@
  * frames as the pacer and the windows allow. Every (producer, stream) has
  * a preallocated ring of its frames in flight (end seq, TSC at send); an
  * ACK covering a frame's last event pops it and records its RTT in a
- * fixed histogram. Nothing on that path allocates, logs or locks.
+ * fixed histogram. Nothing on that path allocates, logs or locks. With
+ * --subscribe, the same loop also runs subscriptions to evgate's log
+ * (sub.h): their frames come in with the ACKs and go out with the DATA.
  */
 #ifndef EVGEN_H
 #define EVGEN_H
@@ -19,13 +21,16 @@
 
 #include <rte_byteorder.h>
 #include <rte_ether.h>
+#include <rte_ip.h>
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
+#include <rte_udp.h>
 
 #include "evg_evf.h"
 #include "evg_port.h"
 #include "hist.h"
 #include "mix.h"
+#include "sub.h"
 
 #define EVGEN_BURST 32u
 #define EVGEN_ERR_LEN 256u
@@ -35,6 +40,10 @@
 /* Jumbo frames: the pool's mbufs get EVG_PORT_DATA_ROOM(--mtu) bytes, so
  * a frame and its Ethernet header fit one mbuf: no chained mbufs. */
 #define EVGEN_MAX_MTU EVG_PORT_MTU_MAX
+/* Ethernet, IPv4 and UDP headers before every EVF payload evgen sends. */
+#define EVGEN_HDRS_LEN                                                \
+	(sizeof(struct rte_ether_hdr) + sizeof(struct rte_ipv4_hdr) + \
+	 sizeof(struct rte_udp_hdr))
 
 /* Ways evgen breaks a malformed frame, in turn; each is named by the
  * evf verdict the receiver must report (evg_evf_verdict_name()). */
@@ -103,6 +112,7 @@ struct evgen_opts {
 	uint32_t mtu;
 	bool ack_now, json;
 	const char *pcap_out;
+	struct evgen_sub_opts sub; /* --subscribe, --sub-* */
 };
 
 /* One frame in flight: its last seq + 1 and the TSC when it went. */
@@ -171,6 +181,7 @@ struct evgen {
 	uint64_t bad[EVGEN_BAD_MAX];
 	uint64_t nak[EVGEN_NAK_CODES];
 	struct evgen_hist rtt;
+	struct evgen_subs sub;
 
 	uint8_t value[EVG_EVF_MAX_FRAME]; /* event bytes, a fixed pattern */
 };
@@ -187,6 +198,10 @@ int evgen_streams_init(struct evgen *g, char *err, size_t errlen);
 void evgen_streams_free(struct evgen *g);
 /* Build and send what the pacer, the windows and --count allow. */
 void evgen_tx_step(struct evgen *g, uint64_t now, bool produce);
+/* Ethernet, IPv4 and UDP headers for an EVF payload of len bytes from
+ * our address and src_port to evgate's. */
+void evgen_write_headers(const struct evgen *g, rte_be16_t src_port, uint8_t *p,
+			 uint32_t len);
 /* Give back the frames still waiting for the port (at the end). */
 void evgen_tx_discard(struct evgen *g);
 bool evgen_all_acked(const struct evgen *g);
@@ -198,6 +213,30 @@ unsigned int evgen_rx_step(struct evgen *g, uint64_t now);
 int evgen_arp_resolve(struct evgen *g);
 /* Forget frames in flight from seq on (a rewind): exposed for rx.c. */
 void evgen_stream_rewind(struct evgen *g, uint32_t idx, uint64_t seq);
+
+/* sub.c: the subscriber mode (sub.h) */
+int evgen_sub_init(struct evgen *g, char *err, size_t errlen);
+void evgen_sub_free(struct evgen *g);
+/* A frame evgate sent to a subscription port (dport, network order):
+ * true when it was one (handled and counted), false when not. */
+bool evgen_sub_rx(struct evgen *g, const uint8_t *p, uint32_t len,
+		  rte_be16_t dport, uint64_t now);
+/* Handshakes, CREDITs and NAKs that are due; sends them. */
+void evgen_sub_step(struct evgen *g, uint64_t now);
+/* Every subscription SUBSCRIBED or stopped. */
+bool evgen_sub_ready(const struct evgen *g);
+/* Nothing more to wait for: --sub-count reached, or (without it) every
+ * subscription silent for --sub-idle-ms since the later of its last
+ * frame and the call that armed the wait (evgen_sub_idle_from). */
+bool evgen_sub_done(const struct evgen *g, uint64_t now);
+void evgen_sub_idle_from(struct evgen *g, uint64_t now);
+/* UNSUBSCRIBE every subscription (at the end). */
+void evgen_sub_close(struct evgen *g);
+
+/* subreport.c */
+void evgen_sub_report_text(const struct evgen *g, FILE *f);
+/* The "subscribers" member of the JSON summary: ,"subscribers":{...} */
+void evgen_sub_report_json(const struct evgen *g, FILE *f);
 
 /* report.c */
 const char *evgen_ctr_name(unsigned int i);

@@ -17,10 +17,6 @@
 
 #include "evgen.h"
 
-#define HDRS_LEN                                                      \
-	(sizeof(struct rte_ether_hdr) + sizeof(struct rte_ipv4_hdr) + \
-	 sizeof(struct rte_udp_hdr))
-
 int
 evgen_streams_init(struct evgen *g, char *err, size_t errlen)
 {
@@ -28,12 +24,16 @@ evgen_streams_init(struct evgen *g, char *err, size_t errlen)
 	uint32_t n = o->producers * o->streams;
 
 	g->nb_streams = n;
-	g->streams = rte_zmalloc("evgen_streams", n * sizeof(*g->streams),
-				 RTE_CACHE_LINE_SIZE);
-	g->rings = rte_zmalloc("evgen_rings",
-			       (size_t)n * o->window * sizeof(*g->rings),
-			       RTE_CACHE_LINE_SIZE);
-	if (g->streams == NULL || g->rings == NULL) {
+	if (n > 0) { /* --producers 0: a subscriber only */
+		g->streams =
+			rte_zmalloc("evgen_streams", n * sizeof(*g->streams),
+				    RTE_CACHE_LINE_SIZE);
+		g->rings =
+			rte_zmalloc("evgen_rings",
+				    (size_t)n * o->window * sizeof(*g->rings),
+				    RTE_CACHE_LINE_SIZE);
+	}
+	if (n > 0 && (g->streams == NULL || g->rings == NULL)) {
 		snprintf(err, errlen,
 			 "--producers %u --streams %u --window %u: cannot "
 			 "allocate the stream state",
@@ -81,10 +81,9 @@ event_size(struct evgen *g)
 				       (g->o.size_max - g->o.size_min + 1u);
 }
 
-/* Ethernet, IPv4 and UDP headers for an EVF payload of len bytes. */
-static void
-write_headers(const struct evgen *g, const struct evgen_stream *st, uint8_t *p,
-	      uint32_t len)
+void
+evgen_write_headers(const struct evgen *g, rte_be16_t src_port, uint8_t *p,
+		    uint32_t len)
 {
 	struct rte_ether_hdr *eth = (struct rte_ether_hdr *)p;
 	struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(eth + 1);
@@ -103,7 +102,7 @@ write_headers(const struct evgen *g, const struct evgen_stream *st, uint8_t *p,
 	ip->src_addr = g->o.src_ip;
 	ip->dst_addr = g->o.dst_ip;
 	ip->hdr_checksum = rte_ipv4_cksum(ip);
-	udp->src_port = st->src_port;
+	udp->src_port = src_port;
 	udp->dst_port = rte_cpu_to_be_16(g->o.dst_port);
 	udp->dgram_len = rte_cpu_to_be_16((uint16_t)(len + sizeof(*udp)));
 	udp->dgram_cksum = 0; /* optional in IPv4; the EVF CRC covers it */
@@ -143,6 +142,7 @@ build(struct evgen *g, struct evgen_stream *st, struct rte_mbuf *m,
 		.seq = st->next_seq,
 		.flags = g->o.ack_now ? EVG_EVF_FLAG_ACK_NOW : 0,
 	};
+	uint32_t cap = g->o.mtu - 28u; /* IPv4 and UDP headers */
 	struct evg_evf_builder b;
 	int len;
 
@@ -153,8 +153,8 @@ build(struct evgen *g, struct evgen_stream *st, struct rte_mbuf *m,
 	else if (k == EVGEN_KIND_STALE)
 		h.seq = 0;
 	/* the pool's data room is EVG_PORT_DATA_ROOM(--mtu): the frame fits */
-	if (rte_pktmbuf_tailroom(m) < HDRS_LEN + g->o.mtu - 28u ||
-	    evg_evf_builder_init(&b, p + HDRS_LEN, g->o.mtu - 28u, &h) < 0)
+	if (rte_pktmbuf_tailroom(m) < EVGEN_HDRS_LEN + cap ||
+	    evg_evf_builder_init(&b, p + EVGEN_HDRS_LEN, cap, &h) < 0)
 		return 0;
 	for (uint32_t i = 0; i < n; i++) {
 		uint64_t key = h.seq + i; /* little-endian on the wire */
@@ -169,9 +169,10 @@ build(struct evgen *g, struct evgen_stream *st, struct rte_mbuf *m,
 	if (len <= 0)
 		return 0;
 	if (k == EVGEN_KIND_MALFORMED)
-		len = (int)make_malformed(g, p + HDRS_LEN, (uint32_t)len, bad);
-	write_headers(g, st, p, (uint32_t)len);
-	m->data_len = (uint16_t)(HDRS_LEN + (uint32_t)len);
+		len = (int)make_malformed(g, p + EVGEN_HDRS_LEN, (uint32_t)len,
+					  bad);
+	evgen_write_headers(g, st->src_port, p, (uint32_t)len);
+	m->data_len = (uint16_t)(EVGEN_HDRS_LEN + (uint32_t)len);
 	m->pkt_len = m->data_len;
 	return (uint32_t)len;
 }

@@ -4,9 +4,10 @@
  *
  * The options are checked before the EAL starts. Then: the port (the
  * first DPDK port, or a net_pcap vdev writing --pcap-out), the stream
- * state, ARP for evgate's MAC, the send loop on the main lcore until the
- * duration, the count or a signal, the drain for the last ACKs, and the
- * summary. A second signal ends the drain at once.
+ * state, ARP for evgate's MAC, the subscriptions' handshakes (sub.c),
+ * the send loop on the main lcore until the duration, the count or a
+ * signal, the drain for the last ACKs and deliveries, and the summary. A
+ * second signal ends the drain at once.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -25,6 +26,8 @@
 #include "evg_port.h"
 #include "evg_signal.h"
 #include "evgen.h"
+
+#define SUB_LINGER_MS 20u
 
 /* Written by the signal handler only; the loop reads it through
  * struct evgen. */
@@ -87,7 +90,7 @@ setup_port(struct evgen *g, char *err, size_t errlen)
 		g->port_id =
 			rte_eth_find_next_owned_by(0, RTE_ETH_DEV_NO_OWNER);
 	}
-	/* Fewer mbufs when jumbo: 4095 x 9216 bytes is 38 MiB, 8191 x 2048 19 */
+	/* Fewer mbufs when jumbo: 4095 x 9216 B is 38 MiB, 8191 x 2048 19 */
 	g->pool = evg_port_pool_create(
 		"evgen_pool", room > RTE_MBUF_DEFAULT_DATAROOM ? 4095 : 8191,
 		256, 0, room, SOCKET_ID_ANY);
@@ -120,10 +123,67 @@ clocks(struct evgen *g)
 		(uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* Send until the duration, the count or a signal; then drain. */
+/* Subscriptions first, so that one from the end misses nothing the
+ * producers send: handshakes for up to --sub-wait-ms. */
+static void
+sub_connect(struct evgen *g)
+{
+	uint64_t now = rte_rdtsc();
+	uint64_t end = now + g->hz / 1000 * g->o.sub.wait_ms;
+
+	while (got_signal == 0 && now < end && !evgen_sub_ready(g)) {
+		evgen_rx_step(g, now);
+		evgen_sub_step(g, now);
+		now = rte_rdtsc();
+	}
+	if (got_signal == 0 && !evgen_sub_ready(g))
+		fprintf(stderr,
+			"%s: warning: --sub-wait-ms %u: not every "
+			"subscription was made; going on\n",
+			g->prog, g->o.sub.wait_ms);
+}
+
+/* UNSUBSCRIBE, then poll a little longer: a memif peer loses what is
+ * still in the ring when the port closes. */
+static void
+sub_close(struct evgen *g)
+{
+	uint64_t now = rte_rdtsc(), end = now + g->hz / 1000 * SUB_LINGER_MS;
+
+	evgen_sub_close(g);
+	while (now < end) {
+		evgen_rx_step(g, now);
+		now = rte_rdtsc();
+	}
+}
+
+/* One pass of the loop: receive, send, subscriptions. */
+static void
+step(struct evgen *g, uint64_t now, bool make)
+{
+	if (g->track)
+		evgen_rx_step(g, now);
+	evgen_tx_step(g, now, make);
+	if (g->sub.n > 0)
+		evgen_sub_step(g, now);
+}
+
+/* Whether the sending phase is over (the duration aside). */
+static bool
+sent_all(const struct evgen *g, uint64_t now)
+{
+	if (g->o.producers == 0)
+		return g->o.sub.count != 0 && evgen_sub_done(g, now);
+	return g->o.count != 0 && g->events_built >= g->o.count &&
+	       g->nb_pend == 0;
+}
+
+/* Send until the duration, the count or a signal; then drain: the last
+ * ACKs, and what the subscriptions still have to receive. */
 static void
 run_loop(struct evgen *g)
 {
+	bool make = g->o.producers > 0;
 	uint64_t now = rte_rdtsc();
 	uint64_t end =
 		g->o.duration_s > 0.0
@@ -135,24 +195,23 @@ run_loop(struct evgen *g)
 	evgen_pacer_init(&g->pacer, g->hz, g->o.rate, now,
 			 (uint64_t)EVGEN_BURST *
 				 (g->o.rate_frames ? 1u : g->o.batch));
-	while (got_signal == 0 && now < end &&
-	       !(g->o.count != 0 && g->events_built >= g->o.count &&
-		 g->nb_pend == 0)) {
-		if (g->track)
-			evgen_rx_step(g, now);
-		evgen_tx_step(g, now, true);
+	while (got_signal == 0 && now < end && !sent_all(g, now)) {
+		step(g, now, make);
 		now = rte_rdtsc();
 	}
 	g->t_send_end = now;
-	drain = now + g->hz / 1000 * (g->track ? g->o.drain_ms : 0);
+	drain = now + g->hz / 1000 * (g->track && make ? g->o.drain_ms : 0);
+	evgen_sub_idle_from(g, now);
 	got_signal = 0; /* a second signal ends the drain */
 	while (got_signal == 0 && now < drain &&
-	       !(g->nb_pend == 0 && evgen_all_acked(g))) {
-		evgen_rx_step(g, now);
-		evgen_tx_step(g, now, false);
+	       !(g->nb_pend == 0 && evgen_all_acked(g) &&
+		 evgen_sub_done(g, now))) {
+		step(g, now, false);
 		now = rte_rdtsc();
 	}
 	evgen_tx_discard(g);
+	if (g->sub.n > 0)
+		sub_close(g);
 	for (uint32_t i = 0; i < g->nb_streams; i++)
 		g->ctr[EVGEN_CTR_unacked] +=
 			g->streams[i].tail - g->streams[i].head;
@@ -174,6 +233,10 @@ run(struct evgen *g)
 	}
 	g->track = g->o.pcap_out == NULL;
 	clocks(g);
+	if (evgen_sub_init(g, err, sizeof(err)) < 0) {
+		fprintf(stderr, "%s: %s\n", g->prog, err);
+		return EVGEN_EXIT_CONFIG;
+	}
 	if (g->track && !g->o.have_dst_mac) {
 		rc = evgen_arp_resolve(g);
 		if (rc == -EINTR)
@@ -189,6 +252,8 @@ run(struct evgen *g)
 			return EVGEN_EXIT_CONFIG;
 		}
 	}
+	if (g->sub.n > 0)
+		sub_connect(g);
 	run_loop(g);
 	if (g->o.json)
 		evgen_report_json(g, stdout);
@@ -222,6 +287,7 @@ main(int argc, char **argv)
 		goto out;
 	}
 	rc = run(g);
+	evgen_sub_free(g);
 	evgen_streams_free(g);
 	if (g->pool != NULL) {
 		evg_port_close(g->port_id);

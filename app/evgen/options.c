@@ -44,6 +44,20 @@ enum {
 	OPT_ACK_NOW,
 	OPT_JSON,
 	OPT_PCAP_OUT,
+	OPT_SUBSCRIBE,
+	OPT_SUB_STREAMS,
+	OPT_SUB_FROM,
+	OPT_SUB_GROUP,
+	OPT_SUB_POLICY,
+	OPT_SUB_CREDIT,
+	OPT_SUB_COUNT,
+	OPT_SUB_SRC_PORT,
+	OPT_SUB_CONSUMER_BASE,
+	OPT_SUB_SESSION,
+	OPT_SUB_IDLE_MS,
+	OPT_SUB_WAIT_MS,
+	OPT_SUB_DUMP,
+	OPT_SUB_DROP,
 	OPT_HELP,
 };
 
@@ -76,6 +90,20 @@ static const struct option long_opts[] = {
 	{"ack-now", no_argument, NULL, OPT_ACK_NOW},
 	{"json", no_argument, NULL, OPT_JSON},
 	{"pcap-out", required_argument, NULL, OPT_PCAP_OUT},
+	{"subscribe", required_argument, NULL, OPT_SUBSCRIBE},
+	{"sub-streams", required_argument, NULL, OPT_SUB_STREAMS},
+	{"sub-from", required_argument, NULL, OPT_SUB_FROM},
+	{"sub-group", required_argument, NULL, OPT_SUB_GROUP},
+	{"sub-policy", required_argument, NULL, OPT_SUB_POLICY},
+	{"sub-credit", required_argument, NULL, OPT_SUB_CREDIT},
+	{"sub-count", required_argument, NULL, OPT_SUB_COUNT},
+	{"sub-src-port", required_argument, NULL, OPT_SUB_SRC_PORT},
+	{"sub-consumer-base", required_argument, NULL, OPT_SUB_CONSUMER_BASE},
+	{"sub-session", required_argument, NULL, OPT_SUB_SESSION},
+	{"sub-idle-ms", required_argument, NULL, OPT_SUB_IDLE_MS},
+	{"sub-wait-ms", required_argument, NULL, OPT_SUB_WAIT_MS},
+	{"sub-dump", required_argument, NULL, OPT_SUB_DUMP},
+	{"sub-drop-pct", required_argument, NULL, OPT_SUB_DROP},
 	{"help", no_argument, NULL, OPT_HELP},
 	{NULL, 0, NULL, 0},
 };
@@ -95,7 +123,7 @@ evgen_usage(FILE *f, const char *prog)
 		"  --src-port P        UDP source port of producer 0; producer "
 		"i uses P+i (40000)\n"
 		"  --producers N       producers (1), ids from --producer-base "
-		"(1)\n"
+		"(1); 0 with --subscribe\n"
 		"  --streams N         streams per producer (1), ids from "
 		"--stream-base (0)\n"
 		"  --session S         session of every stream (default: "
@@ -130,6 +158,31 @@ evgen_usage(FILE *f, const char *prog)
 		"  --pcap-out FILE     write the frames to FILE instead of a "
 		"port (no ACKs)\n"
 		"  --json              print the summary as one JSON object\n"
+		"Subscribing (also with --producers 0: a consumer only):\n"
+		"  --subscribe N       N subscriptions to evgate's log, each "
+		"its own consumer id\n"
+		"  --sub-streams LIST  their streams, e.g. 0,2-3, at most 16 "
+		"(the producers')\n"
+		"  --sub-from W        oldest or end (oldest)\n"
+		"  --sub-group NAME    one consumer group of them all\n"
+		"  --sub-policy P      round-robin, random, weighted, "
+		"least-outstanding, key-hash\n"
+		"  --sub-credit N      events each may have unprocessed "
+		"(4096)\n"
+		"  --sub-count N       done once N events arrived in all\n"
+		"  --sub-src-port P    UDP port of subscription 0; i uses P+i "
+		"(50000)\n"
+		"  --sub-consumer-base ID  consumer id of subscription 0 "
+		"(1000)\n"
+		"  --sub-session S     their session (--session's)\n"
+		"  --sub-idle-ms MS    without --sub-count: done after MS "
+		"silent (200)\n"
+		"  --sub-wait-ms MS    handshakes before sending: at most MS "
+		"(3000)\n"
+		"  --sub-dump FILE     one line per event received (slow; for "
+		"tests)\n"
+		"  --sub-drop-pct P    percent of DELIVER frames dropped on "
+		"purpose (NAK repair)\n"
 		"  --help              this text\n",
 		prog);
 }
@@ -213,6 +266,91 @@ defaults(struct evgen_opts *o)
 	o->link_wait_ms = 5000;
 	o->window = 64;
 	o->mtu = 1500;
+	o->sub.src_port = 50000;
+	o->sub.consumer_base = 1000;
+	o->sub.start = EVG_EVF_SUB_OLDEST;
+	o->sub.credit = 4096;
+	o->sub.idle_ms = 200;
+	o->sub.wait_ms = 3000;
+}
+
+/* "0,2-3": distinct stream ids, at most EVG_EVF_SUB_MAX_STREAMS. */
+static int
+parse_streams(const char *v, struct evgen_sub_opts *so)
+{
+	char buf[256];
+	char *save = NULL, *tok;
+
+	snprintf(buf, sizeof(buf), "%s", v);
+	so->nb_streams = 0;
+	for (tok = strtok_r(buf, ",", &save); tok != NULL;
+	     tok = strtok_r(NULL, ",", &save)) {
+		char *dash = strchr(tok, '-');
+		uint64_t a, b;
+
+		if (dash != NULL)
+			*dash = '\0';
+		if (parse_u64(tok, 0, UINT32_MAX, &a) < 0)
+			return -EINVAL;
+		b = a;
+		if (dash != NULL && parse_u64(dash + 1, a, UINT32_MAX, &b) < 0)
+			return -EINVAL;
+		for (uint64_t id = a; id <= b; id++) {
+			for (uint8_t i = 0; i < so->nb_streams; i++)
+				if (so->streams[i] == id)
+					return -EINVAL;
+			if (so->nb_streams == EVG_EVF_SUB_MAX_STREAMS)
+				return -E2BIG;
+			so->streams[so->nb_streams++] = (uint32_t)id;
+		}
+	}
+	return so->nb_streams > 0 ? 0 : -EINVAL;
+}
+
+/* The --sub-* options that take a word; 1 when not one of them. */
+static int
+opt_sub(struct evgen_opts *o, const char *prog, int c, const char *v)
+{
+	int rc;
+
+	switch (c) {
+	case OPT_SUB_STREAMS:
+		if (parse_streams(v, &o->sub) < 0)
+			return bad(prog, "sub-streams", v,
+				   "expected 1 to 16 distinct stream ids "
+				   "like 0,2-3");
+		return 0;
+	case OPT_SUB_FROM:
+		if (strcmp(v, "oldest") != 0 && strcmp(v, "end") != 0)
+			return bad(prog, "sub-from", v,
+				   "expected oldest or end");
+		o->sub.start = strcmp(v, "end") == 0 ? EVG_EVF_SUB_END
+						     : EVG_EVF_SUB_OLDEST;
+		return 0;
+	case OPT_SUB_GROUP:
+		if (!evg_evf_sub_group_valid(v))
+			return bad(prog, "sub-group", v,
+				   "expected 1 to 31 of A-Z a-z 0-9 . _ -");
+		snprintf(o->sub.group, sizeof(o->sub.group), "%s", v);
+		return 0;
+	case OPT_SUB_POLICY:
+		rc = evg_evf_sub_policy_from_name(v);
+		if (rc < 0)
+			return bad(prog, "sub-policy", v,
+				   "expected round-robin, random, weighted, "
+				   "least-outstanding or key-hash");
+		o->sub.policy = (uint8_t)rc;
+		return 0;
+	case OPT_SUB_DUMP:
+		o->sub.dump = v;
+		return 0;
+	case OPT_SUB_DROP:
+		if (parse_double(v, 0.0, 50.0, &o->sub.drop_pct) < 0)
+			return bad(prog, "sub-drop-pct", v,
+				   "expected a percentage from 0 to 50");
+		return 0;
+	}
+	return 1;
 }
 
 /* Options that take an address, a name or nothing; 1 when not one of
@@ -289,7 +427,7 @@ opt_num(struct evgen_opts *o, const char *prog, int c, const char *v)
 	switch (c) {
 		NUM_(OPT_DST_PORT, 1, UINT16_MAX, dst_port)
 		NUM_(OPT_SRC_PORT, 1, UINT16_MAX, src_port)
-		NUM_(OPT_PRODUCERS, 1, 65536, producers)
+		NUM_(OPT_PRODUCERS, 0, 65536, producers)
 		NUM_(OPT_STREAMS, 1, 65536, streams)
 		NUM_(OPT_PRODUCER_BASE, 1, UINT32_MAX, producer_base)
 		NUM_(OPT_STREAM_BASE, 0, UINT32_MAX, stream_base)
@@ -302,6 +440,14 @@ opt_num(struct evgen_opts *o, const char *prog, int c, const char *v)
 		NUM_(OPT_LINK_WAIT_MS, 0, 3600000, link_wait_ms)
 		NUM_(OPT_WINDOW, 1, 65536, window)
 		NUM_(OPT_MTU, 128, EVGEN_MAX_MTU, mtu)
+		NUM_(OPT_SUBSCRIBE, 0, EVGEN_SUB_MAX, sub.n)
+		NUM_(OPT_SUB_CREDIT, 1, 16777216, sub.credit)
+		NUM_(OPT_SUB_COUNT, 0, UINT64_MAX / 2, sub.count)
+		NUM_(OPT_SUB_SRC_PORT, 1, UINT16_MAX, sub.src_port)
+		NUM_(OPT_SUB_CONSUMER_BASE, 1, UINT32_MAX, sub.consumer_base)
+		NUM_(OPT_SUB_SESSION, 1, UINT64_MAX, sub.session)
+		NUM_(OPT_SUB_IDLE_MS, 0, 3600000, sub.idle_ms)
+		NUM_(OPT_SUB_WAIT_MS, 0, 3600000, sub.wait_ms)
 	case OPT_FRAME_RATE:
 		rc = parse_u64(v, 0, UINT64_MAX / 2, &o->rate);
 		o->rate_frames = true;
@@ -313,6 +459,47 @@ opt_num(struct evgen_opts *o, const char *prog, int c, const char *v)
 	if (rc < 0)
 		return bad(prog, long_opts[c - OPT_DST_IP].name, v, want);
 	return 0;
+}
+
+/* What the --sub-* options say with the others; -1 when they agree. */
+static int
+check_sub(struct evgen_opts *o, const char *prog)
+{
+	struct evgen_sub_opts *so = &o->sub;
+	uint64_t lo = so->src_port, hi = lo + so->n;
+	char v[32];
+
+	snprintf(v, sizeof(v), "%u", so->n);
+	if (so->n == 0 && o->producers == 0)
+		return bad(prog, "producers", "0",
+			   "needs --subscribe (a subscriber only)");
+	if (so->n == 0)
+		return -1;
+	if (o->pcap_out != NULL)
+		return bad(prog, "subscribe", v,
+			   "not with --pcap-out (no replies come)");
+	if (hi - 1 > UINT16_MAX)
+		return bad(prog, "subscribe", v,
+			   "their source ports (--sub-src-port + i) pass "
+			   "65535");
+	if (o->producers > 0 && lo < (uint64_t)o->src_port + o->producers &&
+	    o->src_port < hi)
+		return bad(prog, "subscribe", v,
+			   "their source ports (--sub-src-port + i) overlap "
+			   "the producers' (--src-port + i)");
+	if ((uint64_t)so->consumer_base + so->n - 1 > UINT32_MAX)
+		return bad(prog, "subscribe", v,
+			   "their consumer ids (--sub-consumer-base + i) "
+			   "pass 4294967295");
+	if (so->nb_streams == 0 && o->streams > EVG_EVF_SUB_MAX_STREAMS)
+		return bad(prog, "subscribe", v,
+			   "more than 16 producer streams: give "
+			   "--sub-streams");
+	for (uint32_t i = 0; so->nb_streams == 0 && i < o->streams; i++)
+		so->streams[i] = o->stream_base + i;
+	if (so->nb_streams == 0)
+		so->nb_streams = (uint8_t)o->streams;
+	return -1;
 }
 
 /* What the options say together. */
@@ -365,9 +552,11 @@ check(struct evgen_opts *o, const char *prog)
 			prog, v, frame, o->size_max, o->mtu, fit);
 		return EVGEN_EXIT_CONFIG;
 	}
-	if (o->duration_s == 0.0 && o->count == 0)
+	if (o->duration_s == 0.0 && o->producers == 0)
+		o->duration_s = o->sub.count != 0 ? 60.0 : 5.0;
+	else if (o->duration_s == 0.0 && o->count == 0)
 		o->duration_s = 5.0;
-	return -1;
+	return check_sub(o, prog);
 }
 
 int
@@ -392,6 +581,8 @@ evgen_options_parse(struct evgen_opts *o, const char *prog, int argc,
 			return EVGEN_EXIT_CONFIG;
 		}
 		rc = opt_other(o, prog, c, optarg);
+		if (rc == 1)
+			rc = opt_sub(o, prog, c, optarg);
 		if (rc == 1)
 			rc = opt_num(o, prog, c, optarg);
 		if (rc != 0)

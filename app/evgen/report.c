@@ -78,6 +78,7 @@ evgen_report_text(const struct evgen *g, FILE *f)
 		if (g->ctr[i] != 0)
 			fprintf(f, " %s %" PRIu64, ctr_names[i], g->ctr[i]);
 	fprintf(f, "\n");
+	evgen_sub_report_text(g, f);
 }
 
 static void
@@ -124,9 +125,11 @@ evgen_report_json(const struct evgen *g, FILE *f)
 	fprintf(f,
 		",\"rtt_ns\":{\"count\":%" PRIu64 ",\"min\":%" PRIu64
 		",\"mean\":%.1f,\"p50\":%" PRIu64 ",\"p99\":%" PRIu64
-		",\"p99_9\":%" PRIu64 ",\"max\":%" PRIu64 "}}\n",
+		",\"p99_9\":%" PRIu64 ",\"max\":%" PRIu64 "}",
 		h->count, h->count != 0 ? h->min : 0,
 		h->count != 0 ? (double)h->sum / (double)h->count : 0.0,
 		evgen_hist_percentile(h, 50.0), evgen_hist_percentile(h, 99.0),
 		evgen_hist_percentile(h, 99.9), h->count != 0 ? h->max : 0);
+	evgen_sub_report_json(g, f);
+	fprintf(f, "}\n");
 }

@@ -4,7 +4,8 @@
  * address, learn evgate's MAC from its reply) and the EVF ACK/NAK frames
  * from evgate's address and port, matched to streams by (producer,
  * stream, session). An ACK pops the frames it covers from the stream's
- * ring and records each one's RTT.
+ * ring and records each one's RTT. Frames to a subscription's port go
+ * to sub.c.
  */
 #include <errno.h>
 #include <string.h>
@@ -142,7 +143,10 @@ on_ipv4(struct evgen *g, struct rte_mbuf *m, uint64_t now)
 	    ulen < sizeof(*udp) ||
 	    sizeof(struct rte_ether_hdr) + ihl + ulen > len)
 		goto other;
-	on_evf(g, (const uint8_t *)(udp + 1), ulen - sizeof(*udp), now);
+	/* to a subscription's port: evgate's subscriber frames (sub.c) */
+	if (!evgen_sub_rx(g, (const uint8_t *)(udp + 1), ulen - sizeof(*udp),
+			  udp->dst_port, now))
+		on_evf(g, (const uint8_t *)(udp + 1), ulen - sizeof(*udp), now);
 	return;
 other:
 	g->ctr[EVGEN_CTR_rx_other]++;

@@ -62,8 +62,8 @@ static const char *const ack_names[] = {"received", "written", "synced", NULL};
 static const char *const ring_full_names[] = {"drop", "backpressure", NULL};
 static const char *const store_names[] = {"uring", "psync", NULL};
 static const char *const sync_names[] = {"fdatasync", "dsync", NULL};
-static const char *const sections[] = {"net",	 "port", "pipeline", "ack",
-				       "log",	 "stats", "acl", "sub"};
+static const char *const sections[] = {"net", "port",  "pipeline", "ack",
+				       "log", "stats", "acl",	   "sub"};
 
 #define KEY(s, n, k, f)                                                     \
 	.sec = s, .name = n, .kind = k, .off = offsetof(struct evg_cfg, f), \
@@ -641,10 +641,10 @@ check_key(const struct evg_cfg *cfg, const struct cfg_key *k, char *err,
 		return evg_cfg_fail(err, errlen, -EINVAL,
 				    "[%s] %s: %u %s, expected at most %u",
 				    k->sec, k->name, n,
-				    k->kind == K_ALLOW	? "rules"
+				    k->kind == K_ALLOW	 ? "rules"
 				    : k->kind == K_GROUP ? "groups"
-				    : k->kind == K_CPUS ? "CPU ids"
-							: "lcore ids",
+				    : k->kind == K_CPUS	 ? "CPU ids"
+							 : "lcore ids",
 				    max);
 	if (k->kind == K_PATH && memchr(field, '\0', k->size) == NULL)
 		return evg_cfg_fail(err, errlen, -EINVAL,

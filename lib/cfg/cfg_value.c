@@ -537,11 +537,11 @@ evg_cfg_value_format(const struct evg_cfg *cfg, const struct cfg_key *k,
 		format_allow(buf, len, &cfg->allow[i]);
 		break;
 	case K_GROUP:
-		snprintf(buf, len, "%s:%s", cfg->groups[i].name,
-			 evg_evf_sub_policy_name(cfg->groups[i].policy)
-				 ? evg_evf_sub_policy_name(
-					   cfg->groups[i].policy)
-				 : "?");
+		snprintf(
+			buf, len, "%s:%s", cfg->groups[i].name,
+			evg_evf_sub_policy_name(cfg->groups[i].policy)
+				? evg_evf_sub_policy_name(cfg->groups[i].policy)
+				: "?");
 		break;
 	}
 }

@@ -40,7 +40,7 @@
 #define DL_RSVD 44
 
 _Static_assert(EVG_EVF_SUB_SUBSCRIBE_FIXED + EVG_EVF_SUB_MAX_STREAMS *
-				EVG_EVF_SUB_STREAM_LEN <=
+						     EVG_EVF_SUB_STREAM_LEN <=
 		       EVG_EVF_MAX_FRAME,
 	       "a SUBSCRIBE fits a datagram");
 
@@ -134,7 +134,8 @@ group_field_valid(const uint8_t *g)
 static uint32_t
 subscribe_len(unsigned int nb)
 {
-	uint32_t len = EVG_EVF_SUB_SUBSCRIBE_FIXED + nb * EVG_EVF_SUB_STREAM_LEN;
+	uint32_t len =
+		EVG_EVF_SUB_SUBSCRIBE_FIXED + nb * EVG_EVF_SUB_STREAM_LEN;
 
 	return len < EVG_EVF_SUB_SUBSCRIBE_MIN ? EVG_EVF_SUB_SUBSCRIBE_MIN
 					       : len;
@@ -159,8 +160,7 @@ check_subscribe_fields(const uint8_t *p)
 			return EVG_EVF_BAD_FIELD;
 		for (unsigned int k = 0; k < i; k++)
 			if (evg_ld32(p + SU_STREAMS +
-				     k * EVG_EVF_SUB_STREAM_LEN) ==
-			    evg_ld32(e))
+				     k * EVG_EVF_SUB_STREAM_LEN) == evg_ld32(e))
 				return EVG_EVF_BAD_FIELD; /* listed twice */
 	}
 	return EVG_EVF_OK;
@@ -234,8 +234,9 @@ check_length(const uint8_t *p, const struct evg_evf_hdr *h)
 		return h->length == subscribe_len(nb) ? EVG_EVF_OK
 						      : EVG_EVF_BAD_RECORDS;
 	case EVG_EVF_CREDIT:
-		return h->length == EVG_EVF_SUB_CREDIT_LEN ? EVG_EVF_OK
-							   : EVG_EVF_BAD_RECORDS;
+		return h->length == EVG_EVF_SUB_CREDIT_LEN
+			       ? EVG_EVF_OK
+			       : EVG_EVF_BAD_RECORDS;
 	case EVG_EVF_UNSUBSCRIBE:
 		return h->length == EVG_EVF_SUB_UNSUBSCRIBE_LEN
 			       ? EVG_EVF_OK
@@ -246,14 +247,14 @@ check_length(const uint8_t *p, const struct evg_evf_hdr *h)
 			       : EVG_EVF_BAD_RECORDS;
 	case EVG_EVF_SUBSCRIBED:
 		return h->length == EVG_EVF_SUB_SUBSCRIBED_FIXED +
-					    h->count *
-						    EVG_EVF_SUB_SUBSCRIBED_ENTRY
+					       h->count *
+						       EVG_EVF_SUB_SUBSCRIBED_ENTRY
 			       ? EVG_EVF_OK
 			       : EVG_EVF_BAD_RECORDS;
 	case EVG_EVF_COMMITTED:
 		return h->length == EVG_EVF_HDR_LEN +
-					    h->count *
-						    EVG_EVF_SUB_COMMITTED_ENTRY
+					       h->count *
+						       EVG_EVF_SUB_COMMITTED_ENTRY
 			       ? EVG_EVF_OK
 			       : EVG_EVF_BAD_RECORDS;
 	case EVG_EVF_SUB_ERROR:
@@ -437,7 +438,8 @@ evg_evf_sub_subscribed_encode(void *buf, size_t cap,
 
 	if (s == NULL || s->nb == 0 || s->nb > EVG_EVF_SUB_MAX_STREAMS)
 		return -EINVAL;
-	len = EVG_EVF_SUB_SUBSCRIBED_FIXED + s->nb * EVG_EVF_SUB_SUBSCRIBED_ENTRY;
+	len = EVG_EVF_SUB_SUBSCRIBED_FIXED +
+	      s->nb * EVG_EVF_SUB_SUBSCRIBED_ENTRY;
 	rc = start_frame(buf, cap, ids, EVG_EVF_SUBSCRIBED, 0, s->nb, 0, len);
 	if (rc < 0)
 		return rc;
@@ -476,8 +478,8 @@ evg_evf_sub_committed_encode(void *buf, size_t cap,
 	if (rc < 0)
 		return rc;
 	for (unsigned int i = 0; i < c->nb; i++) {
-		uint8_t *e = p + EVG_EVF_HDR_LEN +
-			     i * EVG_EVF_SUB_COMMITTED_ENTRY;
+		uint8_t *e =
+			p + EVG_EVF_HDR_LEN + i * EVG_EVF_SUB_COMMITTED_ENTRY;
 
 		evg_st32(e, c->pos[i].stream_id);
 		evg_st32(e + 4, c->pos[i].partition);
@@ -495,8 +497,8 @@ evg_evf_sub_error_encode(void *buf, size_t cap,
 
 	if ((unsigned int)reason == 0 || reason >= EVG_EVF_SUB_ERR_MAX)
 		return -EINVAL;
-	rc = start_frame(buf, cap, ids, EVG_EVF_SUB_ERROR, 0,
-			 (uint16_t)reason, detail, EVG_EVF_HDR_LEN);
+	rc = start_frame(buf, cap, ids, EVG_EVF_SUB_ERROR, 0, (uint16_t)reason,
+			 detail, EVG_EVF_HDR_LEN);
 	if (rc < 0)
 		return rc;
 	return seal(buf, EVG_EVF_HDR_LEN);
@@ -594,8 +596,8 @@ evg_evf_sub_committed_decode(const void *frame, struct evg_evf_sub_committed *c)
 	c->nb = (uint8_t)evg_ld16(p + 6);
 	for (unsigned int i = 0; i < c->nb && i < EVG_EVF_SUB_MAX_STREAMS;
 	     i++) {
-		const uint8_t *e = p + EVG_EVF_HDR_LEN +
-				   i * EVG_EVF_SUB_COMMITTED_ENTRY;
+		const uint8_t *e =
+			p + EVG_EVF_HDR_LEN + i * EVG_EVF_SUB_COMMITTED_ENTRY;
 
 		c->pos[i].stream_id = evg_ld32(e);
 		c->pos[i].partition = evg_ld32(e + 4);
@@ -695,8 +697,7 @@ evg_evf_sub_iter_next(struct evg_evf_sub_iter *it, struct evg_evf_sub_record *r)
 	const uint8_t *p = it->pos;
 	uint32_t size, key_size;
 
-	if (it->left == 0 ||
-	    (size_t)(it->end - p) < EVG_EVF_SUB_REC_HDR_LEN)
+	if (it->left == 0 || (size_t)(it->end - p) < EVG_EVF_SUB_REC_HDR_LEN)
 		return false;
 	size = evg_ld32(p);
 	key_size = evg_ld16(p + 4);

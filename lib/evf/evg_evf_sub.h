@@ -83,12 +83,12 @@ enum evg_evf_sub_start {
  * the group's own (configured, or set by its first member), else
  * round-robin. */
 #define EVG_EVF_SUB_POLICY_FOREACH(X)                                       \
-	X(ROUND_ROBIN, 1, "round-robin", "each member in turn")            \
-	X(RANDOM, 2, "random", "a member drawn at random")                 \
+	X(ROUND_ROBIN, 1, "round-robin", "each member in turn")             \
+	X(RANDOM, 2, "random", "a member drawn at random")                  \
 	X(WEIGHTED, 3, "weighted", "in proportion to the members' weights") \
-	X(LEAST_OUTSTANDING, 4, "least-outstanding",                       \
-	  "the member with the fewest unprocessed deliveries")             \
-	X(KEY_HASH, 5, "key-hash",                                         \
+	X(LEAST_OUTSTANDING, 4, "least-outstanding",                        \
+	  "the member with the fewest unprocessed deliveries")              \
+	X(KEY_HASH, 5, "key-hash",                                          \
 	  "by the event's key: the same key, the same member")
 
 enum evg_evf_sub_policy {
@@ -97,7 +97,7 @@ enum evg_evf_sub_policy {
 	EVG_EVF_SUB_POLICY_##name = code,
 	EVG_EVF_SUB_POLICY_FOREACH(EVG_EVF_SUB_POLICY_ENUM_)
 #undef EVG_EVF_SUB_POLICY_ENUM_
-	EVG_EVF_SUB_POLICY_MAX,
+		EVG_EVF_SUB_POLICY_MAX,
 };
 
 /* "round-robin", ...; NULL for 0 or out of range. */
@@ -106,20 +106,21 @@ const char *evg_evf_sub_policy_name(unsigned int policy);
 int evg_evf_sub_policy_from_name(const char *name);
 
 /* SUB_ERROR reasons (the header's count). */
-#define EVG_EVF_SUB_ERROR_FOREACH(X)                                          \
-	X(REJECTED, 1, "consumer not allowed by the allow list")              \
-	X(FULL, 2, "evgate serves as many subscriptions as it can")           \
-	X(FENCED, 3, "a newer session of this consumer id exists")            \
-	X(POLICY, 4, "the group exists with another policy")                  \
-	X(GROUPS, 5, "no room for another group, or the group is full")       \
-	X(UNKNOWN, 6, "no such subscription (expired or evgate restarted): " \
-		      "subscribe again")
+#define EVG_EVF_SUB_ERROR_FOREACH(X)                                    \
+	X(REJECTED, 1, "consumer not allowed by the allow list")        \
+	X(FULL, 2, "evgate serves as many subscriptions as it can")     \
+	X(FENCED, 3, "a newer session of this consumer id exists")      \
+	X(POLICY, 4, "the group exists with another policy")            \
+	X(GROUPS, 5, "no room for another group, or the group is full") \
+	X(UNKNOWN, 6,                                                   \
+	  "no such subscription (expired or evgate restarted): "        \
+	  "subscribe again")
 
 enum evg_evf_sub_error {
 #define EVG_EVF_SUB_ERROR_ENUM_(name, code, desc) EVG_EVF_SUB_ERR_##name = code,
 	EVG_EVF_SUB_ERROR_FOREACH(EVG_EVF_SUB_ERROR_ENUM_)
 #undef EVG_EVF_SUB_ERROR_ENUM_
-	EVG_EVF_SUB_ERR_MAX,
+		EVG_EVF_SUB_ERR_MAX,
 };
 
 /* "REJECTED", ...; NULL for an unknown code. */
@@ -160,10 +161,10 @@ struct evg_evf_sub_subscribe {
 	uint8_t start;	 /* enum evg_evf_sub_start */
 	uint8_t policy;	 /* enum evg_evf_sub_policy */
 	uint8_t nb_streams;
-	uint16_t weight;	/* weighted: 1..1000; 0 means 1 */
-	uint32_t credit_events; /* initial credit */
-	uint32_t credit_bytes;	/* EVG_EVF_SUB_NO_BYTE_LIMIT: none */
-	uint64_t start_time;	/* TIME: ns since the epoch */
+	uint16_t weight;		   /* weighted: 1..1000; 0 means 1 */
+	uint32_t credit_events;		   /* initial credit */
+	uint32_t credit_bytes;		   /* EVG_EVF_SUB_NO_BYTE_LIMIT: none */
+	uint64_t start_time;		   /* TIME: ns since the epoch */
 	char group[EVG_EVF_SUB_GROUP_LEN]; /* "" = no group */
 	struct evg_evf_sub_stream streams[EVG_EVF_SUB_MAX_STREAMS];
 };
@@ -188,12 +189,12 @@ struct evg_evf_sub_start_pos {
 
 /* SUBSCRIBED. Header: seq = first delivery seq (0), count = nb. */
 struct evg_evf_sub_subscribed {
-	uint64_t token;		/* to echo in CREDIT and UNSUBSCRIBE */
-	uint32_t timeout_ms;	/* silent this long, the subscription ends */
-	uint32_t max_inflight;	/* events evgate keeps unprocessed at most */
-	uint16_t flags;		/* EVG_EVF_SUB_F_RESUMED */
-	uint16_t members;	/* group members with this one; 0: no group */
-	uint32_t partitions;	/* of the log */
+	uint64_t token;	       /* to echo in CREDIT and UNSUBSCRIBE */
+	uint32_t timeout_ms;   /* silent this long, the subscription ends */
+	uint32_t max_inflight; /* events evgate keeps unprocessed at most */
+	uint16_t flags;	       /* EVG_EVF_SUB_F_RESUMED */
+	uint16_t members;      /* group members with this one; 0: no group */
+	uint32_t partitions;   /* of the log */
 	uint8_t nb;
 	struct evg_evf_sub_start_pos pos[EVG_EVF_SUB_MAX_STREAMS];
 };
@@ -297,8 +298,7 @@ int evg_evf_sub_builder_init(struct evg_evf_sub_builder *b, void *buf,
 static inline int64_t
 evg_evf_sub_builder_room(const struct evg_evf_sub_builder *b)
 {
-	if (b->count == UINT16_MAX ||
-	    b->cap - b->len < EVG_EVF_SUB_REC_HDR_LEN)
+	if (b->count == UINT16_MAX || b->cap - b->len < EVG_EVF_SUB_REC_HDR_LEN)
 		return -1;
 	return (int64_t)((b->cap - b->len - EVG_EVF_SUB_REC_HDR_LEN) & ~7u);
 }

@@ -151,16 +151,20 @@ struct jrn_fs {
 	int dirfd;
 };
 
+#define JRN_READAHEAD (8ull << 20) /* bytes a reader asks to read ahead */
+
 struct jrn_file {
 	const struct jrn_fs *fs;
 	int h; /* store file id or fd; -1 closed */
+	/* Plain files: how far the kernel was asked to read ahead. */
+	uint64_t ra_end;
 };
 
 int evg_jrn_file_open(const struct jrn_fs *fs, const char *name,
 		      struct jrn_file *f);
 void evg_jrn_file_close(struct jrn_file *f);
 int64_t evg_jrn_file_size(const struct jrn_file *f);
-int64_t evg_jrn_file_read(const struct jrn_file *f, void *buf, uint64_t len,
+int64_t evg_jrn_file_read(struct jrn_file *f, void *buf, uint64_t len,
 			  uint64_t off);
 int evg_jrn_fs_list(const struct jrn_fs *fs, const char *dir,
 		    void (*fn)(void *arg, const char *entry), void *arg);

@@ -20,6 +20,7 @@ evg_jrn_file_open(const struct jrn_fs *fs, const char *name, struct jrn_file *f)
 
 	f->fs = fs;
 	f->h = -1;
+	f->ra_end = 0;
 	if (fs->ops != NULL)
 		h = fs->ops->open(fs->st, name, false, 0);
 	else
@@ -53,13 +54,23 @@ evg_jrn_file_size(const struct jrn_file *f)
 }
 
 int64_t
-evg_jrn_file_read(const struct jrn_file *f, void *buf, uint64_t len,
-		  uint64_t off)
+evg_jrn_file_read(struct jrn_file *f, void *buf, uint64_t len, uint64_t off)
 {
 	uint64_t done = 0;
 
 	if (f->fs->ops != NULL)
 		return f->fs->ops->read(f->fs->st, f->h, buf, len, off);
+	/* Reads walk a segment forwards, and what the writer put there with
+	 * O_DIRECT is not in the page cache: ask for the next window ahead
+	 * (the kernel reads it while the reader works), so that a reader on
+	 * a busy-polling lcore does not wait for the disk at every batch. */
+	if (off + len + JRN_READAHEAD / 2 > f->ra_end) {
+		uint64_t from = off > f->ra_end ? off : f->ra_end;
+
+		(void)posix_fadvise(f->h, (off_t)from, JRN_READAHEAD,
+				    POSIX_FADV_WILLNEED);
+		f->ra_end = from + JRN_READAHEAD;
+	}
 	while (done < len) {
 		ssize_t n = pread(f->h, (uint8_t *)buf + done, len - done,
 				  (off_t)(off + done));

@@ -101,7 +101,8 @@ rx_nak(struct evg_rx_ctx *ctx, struct rte_mbuf *m, uint16_t code, uint64_t now)
 	}
 	if (evg_evf_sub_from_consumer(pkt->hdr.type)) {
 		/* A consumer is refused with the subscriber side's error. */
-		struct evg_evf_sub_ids ids = {.consumer_id = pkt->hdr.producer_id,
+		struct evg_evf_sub_ids ids = {.consumer_id =
+						      pkt->hdr.producer_id,
 					      .session = pkt->hdr.session};
 		uint8_t frame[EVG_EVF_HDR_LEN];
 

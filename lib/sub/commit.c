@@ -90,9 +90,9 @@ member_low(const struct sub_member *m, uint8_t ci)
 
 		if (h->cursor != ci || h->dseq + h->count <= m->processed)
 			continue;
-		evg_evf_sub_iter_init(&it, rte_pktmbuf_mtod_offset(
-						   h->m, const void *,
-						   m->payload_off));
+		evg_evf_sub_iter_init(
+			&it, rte_pktmbuf_mtod_offset(h->m, const void *,
+						     m->payload_off));
 		while (evg_evf_sub_iter_next(&it, &r))
 			if (d++ >= m->processed)
 				return r.offset;
@@ -111,8 +111,9 @@ redo_low(const struct sub_cursor *c)
 		struct evg_evf_sub_record r;
 		uint16_t k = 0;
 
-		evg_evf_sub_iter_init(&it, rte_pktmbuf_mtod_offset(
-						   rd->m, const void *, rd->off));
+		evg_evf_sub_iter_init(
+			&it,
+			rte_pktmbuf_mtod_offset(rd->m, const void *, rd->off));
 		while (evg_evf_sub_iter_next(&it, &r))
 			if (k++ >= rd->next && r.offset < low)
 				low = r.offset;
@@ -217,7 +218,7 @@ sub_commit_replies(struct evg_sub *s)
 			};
 		}
 		ids = (struct evg_evf_sub_ids){.consumer_id = m->consumer_id,
-						.session = m->session};
+					       .session = m->session};
 		len = evg_evf_sub_committed_encode(buf, sizeof(buf), &ids, &c);
 		mb = rte_pktmbuf_alloc(s->conf.pool);
 		if (len < 0 || mb == NULL ||

@@ -79,9 +79,9 @@ challenge(struct evg_sub *s, struct rte_mbuf *mb, const struct evg_evf_hdr *h,
 		rte_pktmbuf_free(mb);
 		return;
 	}
-	cookie = evg_sub_cookie_make(&s->keys, cookie_epoch(s, now),
-				     net->src_ip, net->src_port,
-				     h->producer_id, h->session);
+	cookie =
+		evg_sub_cookie_make(&s->keys, cookie_epoch(s, now), net->src_ip,
+				    net->src_port, h->producer_id, h->session);
 	s->stats[EVG_SUB_challenges]++;
 	reply(s, mb, buf,
 	      evg_evf_sub_challenge_encode(buf, sizeof(buf), &ids, cookie));
@@ -136,7 +136,7 @@ feed_for(struct evg_sub *s, const struct evg_evf_sub_subscribe *req)
 	configured = evg_cfg_group_policy(s->conf.cfg, req->group);
 	fi = sub_feed_find(s, req->group);
 	if (fi < 0) {
-		policy = configured != 0	 ? configured
+		policy = configured != 0    ? configured
 			 : req->policy != 0 ? req->policy
 					    : EVG_EVF_SUB_POLICY_ROUND_ROBIN;
 		if (req->policy != 0 && req->policy != policy)
@@ -277,9 +277,10 @@ on_subscribe(struct evg_sub *s, struct rte_mbuf *mb, const void *frame,
 	}
 	why = subscribe(s, pkt, &req, now, &mi);
 	if (why != 0) {
-		s->stats[why == EVG_EVF_SUB_ERR_FULL	? EVG_SUB_refused_full
-			 : why == EVG_EVF_SUB_ERR_POLICY ? EVG_SUB_refused_policy
-							 : EVG_SUB_refused_groups]++;
+		s->stats[why == EVG_EVF_SUB_ERR_FULL ? EVG_SUB_refused_full
+			 : why == EVG_EVF_SUB_ERR_POLICY
+				 ? EVG_SUB_refused_policy
+				 : EVG_SUB_refused_groups]++;
 		sub_reply_error(s, mb, h, why,
 				why == EVG_EVF_SUB_ERR_FULL ? s->nb_members
 							    : 0);

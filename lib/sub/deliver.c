@@ -35,8 +35,9 @@ member_room(const struct evg_sub *s, const struct sub_member *m,
 
 	/* With nothing in flight an event goes, all its pieces, even when
 	 * the credit is smaller than that: else it could never go. */
-	if (m->resend < m->held_n || (inflight > 0 && inflight + pieces > lim) ||
-	    lim == 0 || frames > m->held_cap)
+	if (m->resend < m->held_n ||
+	    (inflight > 0 && inflight + pieces > lim) || lim == 0 ||
+	    frames > m->held_cap)
 		return false;
 	/* Nothing outstanding: one record always goes, whatever the byte
 	 * credit, or a credit below one record would stop the flow. */
@@ -54,14 +55,13 @@ frame_open(struct evg_sub *s, struct sub_member *m, struct rte_mbuf *mb,
 	struct evg_evf_sub_ids ids = {.consumer_id = m->consumer_id,
 				      .stream_id = c->stream_id,
 				      .session = m->session};
-	uint32_t room = (uint32_t)(mb->buf_len - mb->data_off) -
-			m->payload_off;
+	uint32_t room = (uint32_t)(mb->buf_len - mb->data_off) - m->payload_off;
 	int rc;
 
 	rc = evg_evf_sub_builder_init(
 		&m->b, rte_pktmbuf_mtod_offset(mb, void *, m->payload_off),
-		RTE_MIN(room, (uint32_t)s->conf.frame_max), &ids,
-		m->next_dseq, c->partition);
+		RTE_MIN(room, (uint32_t)s->conf.frame_max), &ids, m->next_dseq,
+		c->partition);
 	if (rc < 0)
 		return rc;
 	m->open_m = mb;
@@ -84,8 +84,8 @@ frame_seal(struct evg_sub *s, struct sub_member *m, uint64_t now)
 	m->open_m = NULL;
 	m->open_bytes = 0;
 	len = evg_evf_sub_builder_finish(&m->b);
-	if (len < 0 || evg_net_udp_wrap(s->conf.ifc, mb, &m->to,
-					(uint16_t)len) != 0) {
+	if (len < 0 ||
+	    evg_net_udp_wrap(s->conf.ifc, mb, &m->to, (uint16_t)len) != 0) {
 		/* Cannot happen for a frame the builder sized; the records
 		 * would be lost to the consumer, so say so loudly. */
 		s->stats[EVG_SUB_reply_failed]++;
@@ -162,11 +162,10 @@ choose(struct evg_sub *s, struct sub_feed *f, uint8_t ci,
 	if (n == 1 && cand[0].room)
 		return map[0];
 	k = n == 1 ? -1
-		   : evg_sub_pick(f->policy, cand, n, &c->pick, r->key,
-				  r->key_size,
-				  f->policy == EVG_EVF_SUB_POLICY_RANDOM
-					  ? rte_rand()
-					  : 0);
+		   : evg_sub_pick(
+			     f->policy, cand, n, &c->pick, r->key, r->key_size,
+			     f->policy == EVG_EVF_SUB_POLICY_RANDOM ? rte_rand()
+								    : 0);
 	if (k >= 0) {
 		c->stalled = false;
 		return map[k];
@@ -187,8 +186,9 @@ choose(struct evg_sub *s, struct sub_feed *f, uint8_t ci,
 static unsigned int
 nb_pieces(uint64_t size, uint32_t per_frame)
 {
-	return size <= per_frame ? 1u : (unsigned int)((size + per_frame - 1) /
-						       per_frame);
+	return size <= per_frame
+		       ? 1u
+		       : (unsigned int)((size + per_frame - 1) / per_frame);
 }
 
 /* Send record r (key and value contiguous, as in the log and in frames)
@@ -213,10 +213,10 @@ deliver_record(struct evg_sub *s, struct sub_feed *f, uint8_t ci,
 	pieces = nb_pieces(size, per);
 	if (pieces > RTE_DIM(mbs) - 1)
 		pieces = RTE_DIM(mbs) - 1; /* cannot be: events fit a batch */
-	mi = choose(s, f, ci, r,
-		    pieces, evg_evf_sub_record_len(size) +
-				    (pieces - 1) * (EVG_EVF_SUB_DELIVER_FIXED +
-						    EVG_EVF_SUB_REC_HDR_LEN));
+	mi = choose(s, f, ci, r, pieces,
+		    evg_evf_sub_record_len(size) +
+			    (pieces - 1) * (EVG_EVF_SUB_DELIVER_FIXED +
+					    EVG_EVF_SUB_REC_HDR_LEN));
 	if (mi < 0)
 		return 0;
 	m = &s->members[mi];
@@ -253,18 +253,19 @@ deliver_record(struct evg_sub *s, struct sub_feed *f, uint8_t ci,
 			uint64_t n = RTE_MIN((uint64_t)per, size - at);
 
 			p.key = data + at;
-			p.key_size = at < r->key_size
-					     ? (uint32_t)RTE_MIN(
-						       n, r->key_size - at)
-					     : 0;
+			p.key_size =
+				at < r->key_size
+					? (uint32_t)RTE_MIN(n, r->key_size - at)
+					: 0;
 			p.value = p.key + p.key_size;
 			p.value_size = (uint32_t)(n - p.key_size);
-			p.flags = (uint16_t)((r->flags &
-					      EVG_EVF_SUB_REC_REDELIVERED) |
-					     (i > 0 ? EVG_EVF_SUB_REC_CONT : 0) |
-					     (i + 1 < pieces
-						      ? EVG_EVF_SUB_REC_MORE
-						      : 0));
+			p.flags =
+				(uint16_t)((r->flags &
+					    EVG_EVF_SUB_REC_REDELIVERED) |
+					   (i > 0 ? EVG_EVF_SUB_REC_CONT : 0) |
+					   (i + 1 < pieces
+						    ? EVG_EVF_SUB_REC_MORE
+						    : 0));
 			(void)frame_open(s, m, mbs[i], ci);
 			(void)evg_evf_sub_builder_add(&m->b, &p);
 			m->next_dseq++;
@@ -296,8 +297,8 @@ redo_record(struct evg_sub *s, struct sub_cursor *c,
 	struct evg_evf_sub_iter it;
 	uint32_t key_at = 0, val_at = 0, k = 0;
 
-	evg_evf_sub_iter_init(&it, rte_pktmbuf_mtod_offset(rd->m, const void *,
-							   rd->off));
+	evg_evf_sub_iter_init(
+		&it, rte_pktmbuf_mtod_offset(rd->m, const void *, rd->off));
 	for (uint16_t i = 0; i <= rd->next; i++)
 		(void)evg_evf_sub_iter_next(&it, r);
 	*entries = 0;
@@ -322,8 +323,9 @@ redo_record(struct evg_sub *s, struct sub_cursor *c,
 		if (k >= c->redo_n)
 			return false;
 		rd = sub_redo_at(c, k);
-		evg_evf_sub_iter_init(&it, rte_pktmbuf_mtod_offset(
-						   rd->m, const void *, rd->off));
+		evg_evf_sub_iter_init(
+			&it,
+			rte_pktmbuf_mtod_offset(rd->m, const void *, rd->off));
 		if (!evg_evf_sub_iter_next(&it, r) ||
 		    !(r->flags & EVG_EVF_SUB_REC_CONT))
 			return false;
@@ -464,8 +466,8 @@ sub_deliver(struct evg_sub *s, uint64_t now)
 		    s->members[i].resend < s->members[i].held_n)
 			done += sub_resend(s, &s->members[i]);
 	for (uint32_t k = 0; k < s->max_feeds && done < budget; k++) {
-		struct sub_feed *f = &s->feeds[(s->next_feed + k) %
-					       s->max_feeds];
+		struct sub_feed *f =
+			&s->feeds[(s->next_feed + k) % s->max_feeds];
 
 		if (!f->used)
 			continue;

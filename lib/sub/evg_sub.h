@@ -39,9 +39,9 @@
 #include "evg_stages.h"
 #include "evg_sub_offsets.h"
 
-#define EVG_SUB_MAX_MEMBERS 64u /* members of one group */
+#define EVG_SUB_MAX_MEMBERS 64u			     /* members of one group */
 #define EVG_SUB_FEED_STREAMS EVG_EVF_SUB_MAX_STREAMS /* streams of a group */
-#define EVG_SUB_HELD_MAX 8192u	/* DELIVER frames kept per subscription */
+#define EVG_SUB_HELD_MAX 8192u /* DELIVER frames kept per subscription */
 
 /* ---- member selection (pure; unit-tested) ---- */
 
@@ -55,7 +55,7 @@ struct evg_sub_cand {
 
 /* What a policy remembers between events, per (group, stream). */
 struct evg_sub_pick_state {
-	uint32_t rr;			    /* round-robin: next index */
+	uint32_t rr;			  /* round-robin: next index */
 	int64_t cur[EVG_SUB_MAX_MEMBERS]; /* weighted: running weights */
 };
 
@@ -67,8 +67,8 @@ struct evg_sub_pick_state {
  * to mean anything (callers reset it when membership changes).
  */
 int evg_sub_pick(unsigned int policy, const struct evg_sub_cand *c,
-		 unsigned int n, struct evg_sub_pick_state *st,
-		 const void *key, uint32_t key_len, uint64_t rnd);
+		 unsigned int n, struct evg_sub_pick_state *st, const void *key,
+		 uint32_t key_len, uint64_t rnd);
 
 /* Rendezvous score of a key for a member: the highest wins (key-hash). */
 uint64_t evg_sub_hrw_score(const void *key, uint32_t key_len, uint32_t id);
@@ -123,51 +123,51 @@ void evg_sub_commits_stored(struct evg_sub_commits *t, uint64_t gen, int err);
 
 /* ---- the stage ---- */
 
-#define EVG_SUB_STATS_FOREACH(X)                                              \
-	X(in, "consumer frames taken from rx")                                \
-	X(subscribes, "SUBSCRIBE frames")                                     \
-	X(challenges, "CHALLENGE frames sent")                                \
-	X(challenges_limited, "CHALLENGEs not sent: per-source rate limit")   \
-	X(cookie_bad, "SUBSCRIBEs with a cookie that is not valid (again "    \
-		      "challenged)")                                          \
-	X(subscribed, "subscriptions made")                                   \
-	X(resubscribed, "SUBSCRIBEs for a subscription that exists "          \
-			"(SUBSCRIBED again)")                                 \
-	X(replaced, "subscriptions replaced by a newer session")              \
-	X(refused_full, "SUBSCRIBEs refused: FULL")                           \
-	X(refused_fenced, "SUBSCRIBEs refused: FENCED")                       \
-	X(refused_policy, "SUBSCRIBEs refused: POLICY")                       \
-	X(refused_groups, "SUBSCRIBEs refused: GROUPS")                       \
-	X(credits, "CREDIT frames")                                           \
-	X(credit_bad, "CREDITs whose received is past what was sent "         \
-		      "(ignored)")                                            \
-	X(naks, "CREDITs with NAK: resent from the consumer's received")      \
-	X(naks_repeated, "NAKs for what a resend just sent (ignored)")        \
-	X(commits, "commits asked for")                                       \
-	X(commits_durable, "COMMITTED frames sent")                           \
-	X(commits_full, "commits refused: the table holds "                   \
-			"EVG_SUB_OFFSETS_MAX points")                         \
-	X(commit_no_group, "COMMIT flags from subscriptions without a group") \
-	X(unsubscribes, "UNSUBSCRIBE frames")                                 \
-	X(unknown, "frames for no subscription (SUB_ERROR UNKNOWN, "          \
-		   "rate-limited)")                                           \
-	X(bad_token, "frames with a wrong token or from another address "     \
-		     "(dropped)")                                             \
-	X(errors_limited, "SUB_ERRORs not sent: per-source rate limit")       \
-	X(timeouts, "subscriptions ended: nothing heard for timeout_ms")      \
-	X(rto, "resends after rto_ms without progress")                       \
-	X(frames, "DELIVER frames sent for the first time")                   \
-	X(frames_resent, "DELIVER frames sent again (NAK, rto)")              \
-	X(events, "events delivered (first time)")                            \
-	X(bytes, "DELIVER payload bytes sent for the first time")             \
-	X(redelivered, "events delivered again to another group member")      \
-	X(stalls, "waits for a member with room (credit) that began")        \
-	X(no_mbuf, "DELIVER frames not built: the pool was empty")            \
-	X(tx_full, "delivery rounds cut short: the ring to tx was full")      \
-	X(read_errors, "log read errors (a bad batch: segment skipped)")      \
-	X(reader_open_errors, "readers that could not be opened (FULL)")      \
-	X(redo_lost, "DELIVER frames given back that found no memory to wait "   \
-		     "in: their records are not delivered again")           \
+#define EVG_SUB_STATS_FOREACH(X)                                               \
+	X(in, "consumer frames taken from rx")                                 \
+	X(subscribes, "SUBSCRIBE frames")                                      \
+	X(challenges, "CHALLENGE frames sent")                                 \
+	X(challenges_limited, "CHALLENGEs not sent: per-source rate limit")    \
+	X(cookie_bad, "SUBSCRIBEs with a cookie that is not valid (again "     \
+		      "challenged)")                                           \
+	X(subscribed, "subscriptions made")                                    \
+	X(resubscribed, "SUBSCRIBEs for a subscription that exists "           \
+			"(SUBSCRIBED again)")                                  \
+	X(replaced, "subscriptions replaced by a newer session")               \
+	X(refused_full, "SUBSCRIBEs refused: FULL")                            \
+	X(refused_fenced, "SUBSCRIBEs refused: FENCED")                        \
+	X(refused_policy, "SUBSCRIBEs refused: POLICY")                        \
+	X(refused_groups, "SUBSCRIBEs refused: GROUPS")                        \
+	X(credits, "CREDIT frames")                                            \
+	X(credit_bad, "CREDITs whose received is past what was sent "          \
+		      "(ignored)")                                             \
+	X(naks, "CREDITs with NAK: resent from the consumer's received")       \
+	X(naks_repeated, "NAKs for what a resend just sent (ignored)")         \
+	X(commits, "commits asked for")                                        \
+	X(commits_durable, "COMMITTED frames sent")                            \
+	X(commits_full, "commits refused: the table holds "                    \
+			"EVG_SUB_OFFSETS_MAX points")                          \
+	X(commit_no_group, "COMMIT flags from subscriptions without a group")  \
+	X(unsubscribes, "UNSUBSCRIBE frames")                                  \
+	X(unknown, "frames for no subscription (SUB_ERROR UNKNOWN, "           \
+		   "rate-limited)")                                            \
+	X(bad_token, "frames with a wrong token or from another address "      \
+		     "(dropped)")                                              \
+	X(errors_limited, "SUB_ERRORs not sent: per-source rate limit")        \
+	X(timeouts, "subscriptions ended: nothing heard for timeout_ms")       \
+	X(rto, "resends after rto_ms without progress")                        \
+	X(frames, "DELIVER frames sent for the first time")                    \
+	X(frames_resent, "DELIVER frames sent again (NAK, rto)")               \
+	X(events, "events delivered (first time)")                             \
+	X(bytes, "DELIVER payload bytes sent for the first time")              \
+	X(redelivered, "events delivered again to another group member")       \
+	X(stalls, "waits for a member with room (credit) that began")          \
+	X(no_mbuf, "DELIVER frames not built: the pool was empty")             \
+	X(tx_full, "delivery rounds cut short: the ring to tx was full")       \
+	X(read_errors, "log read errors (a bad batch: segment skipped)")       \
+	X(reader_open_errors, "readers that could not be opened (FULL)")       \
+	X(redo_lost, "DELIVER frames given back that found no memory to wait " \
+		     "in: their records are not delivered again")              \
 	X(reply_failed, "replies that could not be built (frame freed)")
 
 /* clang-format off */
@@ -189,11 +189,11 @@ struct evg_sub_conf {
 	uint32_t partitions;
 	struct evg_edge *in[EVG_STAGES_MAX_INPUTS]; /* from rx */
 	unsigned int nb_in;
-	struct evg_edge *out;	   /* to tx */
-	struct rte_mempool *pool;  /* DELIVER frames */
-	uint16_t frame_max;	   /* largest DELIVER payload (UDP) */
-	uint16_t burst;		   /* consumer frames per poll */
-	uint32_t deliver_budget;   /* records per poll; 0: 256 */
+	struct evg_edge *out;	  /* to tx */
+	struct rte_mempool *pool; /* DELIVER frames */
+	uint16_t frame_max;	  /* largest DELIVER payload (UDP) */
+	uint16_t burst;		  /* consumer frames per poll */
+	uint32_t deliver_budget;  /* records per poll; 0: 256 */
 	struct evg_sub_commits *commits;
 	const volatile bool *stop; /* set: deliver nothing more (shutdown) */
 	uint64_t tsc_hz;

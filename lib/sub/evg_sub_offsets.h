@@ -19,7 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define EVG_SUB_OFFSETS_MAX 4096u	/* entries in a set */
+#define EVG_SUB_OFFSETS_MAX 4096u     /* entries in a set */
 #define EVG_SUB_OFFSETS_GROUP_LEN 32u /* name bytes with the NUL */
 
 /* One commit point. */

@@ -78,9 +78,9 @@ cursor_seek(struct evg_sub *s, struct sub_cursor *c,
 		return rc;
 	/* Below the oldest segment (retention took the rest) the reader
 	 * gives the oldest record there is. */
-	c->next_offset = pos.in_segment ? RTE_MAX(pos.next_offset,
-						  pos.segment_base)
-					: pos.next_offset;
+	c->next_offset = pos.in_segment
+				 ? RTE_MAX(pos.next_offset, pos.segment_base)
+				 : pos.next_offset;
 	return 0;
 }
 
@@ -106,9 +106,9 @@ sub_cursor_get(struct evg_sub *s, struct sub_feed *f,
 	c->partition = stream % s->conf.partitions;
 	c->commit_idx = -1;
 	if (f->named)
-		from_commit = sub_commit_lookup(s, f->name, stream,
-						c->partition, &committed,
-						&c->commit_idx) == 0;
+		from_commit =
+			sub_commit_lookup(s, f->name, stream, c->partition,
+					  &committed, &c->commit_idx) == 0;
 	c->redo_cap = SUB_REDO_MIN;
 	c->redo = rte_zmalloc_socket("evg_sub_redo",
 				     c->redo_cap * sizeof(*c->redo), 0,
@@ -192,9 +192,8 @@ give_back(struct evg_sub *s, struct sub_feed *f, struct sub_member *m)
 	for (uint32_t i = 0; i < m->held_n; i++) {
 		struct sub_held *h = sub_held_at(m, i);
 		struct sub_cursor *c = &f->cursors[h->cursor];
-		uint64_t skip = m->processed > h->dseq
-					? m->processed - h->dseq
-					: 0;
+		uint64_t skip =
+			m->processed > h->dseq ? m->processed - h->dseq : 0;
 
 		if (skip >= h->count || f->nb_members <= 1 ||
 		    !redo_room(s, c)) {

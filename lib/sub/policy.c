@@ -95,8 +95,8 @@ pick_least(const struct evg_sub_cand *c, unsigned int n,
 	for (unsigned int k = 0; k < n; k++) {
 		unsigned int i = (st->rr + k) % n;
 
-		if (c[i].room && (best < 0 ||
-				  c[i].outstanding < c[best].outstanding))
+		if (c[i].room &&
+		    (best < 0 || c[i].outstanding < c[best].outstanding))
 			best = (int)i;
 	}
 	if (best >= 0)

@@ -148,7 +148,8 @@ conf_check(const struct evg_sub_conf *c)
 	    c->commits == NULL || c->stop == NULL || c->nb_in == 0 ||
 	    c->nb_in > EVG_STAGES_MAX_INPUTS || c->partitions == 0 ||
 	    c->burst == 0 || c->burst > EVG_BURST_MAX || c->cfg->sub_max == 0 ||
-	    c->frame_max < EVG_EVF_SUB_DELIVER_FIXED + 2 * EVG_EVF_SUB_REC_HDR_LEN)
+	    c->frame_max <
+		    EVG_EVF_SUB_DELIVER_FIXED + 2 * EVG_EVF_SUB_REC_HDR_LEN)
 		return -EINVAL;
 	for (unsigned int i = 0; i < c->nb_in; i++)
 		if (c->in[i] == NULL)
@@ -161,8 +162,8 @@ conf_check(const struct evg_sub_conf *c)
 static uint32_t
 piece_max(const struct evg_sub_conf *c)
 {
-	uint32_t room = rte_pktmbuf_data_room_size(c->pool) -
-			RTE_PKTMBUF_HEADROOM;
+	uint32_t room =
+		rte_pktmbuf_data_room_size(c->pool) - RTE_PKTMBUF_HEADROOM;
 	uint32_t hdrs = RTE_ETHER_HDR_LEN + RTE_VLAN_HLEN +
 			(uint32_t)sizeof(struct rte_ipv4_hdr) +
 			(uint32_t)sizeof(struct rte_udp_hdr);

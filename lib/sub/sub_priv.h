@@ -22,10 +22,10 @@
 #include "evg_sub.h"
 
 #define SUB_NONE UINT16_MAX
-#define SUB_TIMER_MS 1u	      /* timed work at most this often */
-#define SUB_RETRY_US 50u      /* re-read the log after -ENODATA */
+#define SUB_TIMER_MS 1u		/* timed work at most this often */
+#define SUB_RETRY_US 50u	/* re-read the log after -ENODATA */
 #define SUB_DELIVER_BUDGET 256u /* records per poll by default */
-#define SUB_RTO_MAX_FACTOR 16u  /* rto doubles up to rto_ms x this */
+#define SUB_RTO_MAX_FACTOR 16u	/* rto doubles up to rto_ms x this */
 #define SUB_SCRATCH 65536u	/* the largest event a redelivery joins */
 #define SUB_HELD_MIN 16u	/* frames a subscription may hold, at least */
 #define SUB_REDO_MIN 256u	/* redo ring slots at first; it grows */
@@ -44,7 +44,7 @@ struct sub_redo {
 	struct rte_mbuf *m; /* a reference, freed when done */
 	uint16_t next;	    /* index of the next record to redeliver */
 	uint16_t count;
-	uint16_t off;	    /* EVF frame start in m */
+	uint16_t off; /* EVF frame start in m */
 };
 
 enum sub_mstat {
@@ -101,14 +101,14 @@ struct sub_cursor {
 	uint32_t stream_id;
 	uint32_t partition;
 	struct evg_journal_reader *r;
-	bool have;		     /* e holds the next record, undelivered */
+	bool have; /* e holds the next record, undelivered */
 	struct evg_journal_entry e;
-	uint64_t next_offset;	     /* of the next record to read */
-	uint64_t retry_tsc;	     /* after -ENODATA: not before */
-	uint16_t takers;	     /* members taking this stream */
-	bool stalled;		     /* waiting for a member with room */
+	uint64_t next_offset; /* of the next record to read */
+	uint64_t retry_tsc;   /* after -ENODATA: not before */
+	uint16_t takers;      /* members taking this stream */
+	bool stalled;	      /* waiting for a member with room */
 	struct evg_sub_pick_state pick;
-	struct sub_redo *redo;	     /* ring */
+	struct sub_redo *redo; /* ring */
 	uint32_t redo_cap, redo_head, redo_n;
 	int commit_idx; /* entry in the commits table, -1: none yet */
 };
@@ -145,7 +145,7 @@ struct evg_sub {
 	uint64_t timer_tsc;   /* SUB_TIMER_MS in TSC */
 	uint64_t retry_tsc;   /* SUB_RETRY_US in TSC */
 	uint64_t timeout_tsc, rto_tsc;
-	uint64_t tsc_base;    /* TSC at create, for cookie epochs */
+	uint64_t tsc_base; /* TSC at create, for cookie epochs */
 	struct evg_nak_limiter lim;
 	struct evg_sub_cookie_keys keys;
 	/* Key + value bytes a DELIVER frame always holds (larger events go

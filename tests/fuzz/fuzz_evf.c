@@ -58,7 +58,8 @@ check_data_frame(const uint8_t *data, size_t size, const struct evg_evf_hdr *h)
 		while (evg_evf_iter_next(&it, &ev)) {
 			const uint8_t *end = ev.value + ev.value_size;
 
-			for (uint32_t pad = 0; (ev.key_size + ev.value_size + pad) % 8; pad++)
+			for (uint32_t pad = 0;
+			     (ev.key_size + ev.value_size + pad) % 8; pad++)
 				if (end[pad] != 0)
 					return;
 		}
@@ -72,7 +73,7 @@ static void
 check_same(const uint8_t *data, const uint8_t *enc, size_t to)
 {
 	CHECK(memcmp(data, enc, 5) == 0);
-	CHECK(memcmp(data + 6, enc + 6, 6) == 0); /* count, consumer id */
+	CHECK(memcmp(data + 6, enc + 6, 6) == 0);   /* count, consumer id */
 	CHECK(memcmp(data + 16, enc + 16, 8) == 0); /* session */
 	CHECK(memcmp(data + 32, enc + 32, 4) == 0); /* length */
 	CHECK(memcmp(data + 40, enc + 40, to - 40) == 0);

@@ -16,8 +16,8 @@ static void
 cands(struct evg_sub_cand *c, unsigned int n)
 {
 	for (unsigned int i = 0; i < n; i++)
-		c[i] = (struct evg_sub_cand){.id = 100 + i, .weight = 1,
-					     .room = true};
+		c[i] = (struct evg_sub_cand){
+			.id = 100 + i, .weight = 1, .room = true};
 }
 
 /* Picks for n_events events with generated keys; counts per member. */
@@ -126,7 +126,7 @@ Test(sub_policy, random_spreads_evenly_within_two_percent)
 	run(EVG_EVF_SUB_POLICY_RANDOM, c, 4, count);
 	for (unsigned int i = 0; i < 4; i++)
 		cr_assert(count[i] > N_EVENTS / 4 * 98 / 100 &&
-			  count[i] < N_EVENTS / 4 * 102 / 100,
+				  count[i] < N_EVENTS / 4 * 102 / 100,
 			  "member %u got %u", i, count[i]);
 }
 
@@ -168,7 +168,7 @@ Test(sub_policy, least_outstanding_shares_equally_among_equals)
 	run(EVG_EVF_SUB_POLICY_LEAST_OUTSTANDING, c, 3, count);
 	for (unsigned int i = 0; i < 3; i++)
 		cr_assert(count[i] >= N_EVENTS / 3 - 1 &&
-			  count[i] <= N_EVENTS / 3 + 1,
+				  count[i] <= N_EVENTS / 3 + 1,
 			  "member %u got %u", i, count[i]);
 }
 
@@ -185,8 +185,8 @@ Test(sub_policy, key_hash_sends_a_key_always_to_one_member)
 					 key, (uint32_t)len, 0);
 
 		for (unsigned int r = 0; r < 5; r++)
-			cr_assert_eq(evg_sub_pick(EVG_EVF_SUB_POLICY_KEY_HASH, c,
-						  3, &st, key, (uint32_t)len,
+			cr_assert_eq(evg_sub_pick(EVG_EVF_SUB_POLICY_KEY_HASH,
+						  c, 3, &st, key, (uint32_t)len,
 						  r),
 				     first, "key %s moved", key);
 	}
@@ -201,7 +201,7 @@ Test(sub_policy, key_hash_spreads_keys_over_the_members)
 	run(EVG_EVF_SUB_POLICY_KEY_HASH, c, 3, count);
 	for (unsigned int i = 0; i < 3; i++)
 		cr_assert(count[i] > N_EVENTS / 3 * 80 / 100 &&
-			  count[i] < N_EVENTS / 3 * 120 / 100,
+				  count[i] < N_EVENTS / 3 * 120 / 100,
 			  "member %u got %u", i, count[i]);
 }
 
@@ -275,8 +275,8 @@ Test(sub_cookie, a_cookie_proves_only_its_address_port_consumer_and_session)
 		evg_sub_cookie_check(&k, 3, c, 0x0100000a, 0x1234, 8, 99));
 	cr_assert_not(
 		evg_sub_cookie_check(&k, 3, c, 0x0100000a, 0x1234, 7, 98));
-	cr_assert_not(evg_sub_cookie_check(&k, 3, c ^ 2, 0x0100000a, 0x1234,
-					   7, 99));
+	cr_assert_not(
+		evg_sub_cookie_check(&k, 3, c ^ 2, 0x0100000a, 0x1234, 7, 99));
 }
 
 Test(sub_cookie, keys_are_random_and_change_with_the_epoch)
