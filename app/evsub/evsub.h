@@ -71,9 +71,6 @@ int evsub_parse(int argc, char **argv, struct evsub_opts *o);
 /* output.c */
 void evsub_print_text(FILE *out, const struct evg_consumer_event *ev);
 void evsub_print_json(FILE *out, const struct evg_consumer_event *ev);
-/* ns since the epoch, or a UTC time like 2026-11-23T10:00:00.5Z (the
- * rules of evtail --from-time); 0, -EINVAL or -ERANGE. */
-int evsub_parse_time(const char *s, uint64_t *ns);
 
 /* report.c */
 void evsub_hist_record(struct evsub_hist *h, uint64_t v);

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "evg_text.h"
 #include "evsub.h"
 
 static void
@@ -177,7 +178,7 @@ set_start(struct evsub_opts *o, int ch, const char *arg, bool *seen)
 	}
 	if (ch == OPT_FROM_TIME) {
 		o->start = EVG_CONSUMER_TIME;
-		if (evsub_parse_time(arg, &o->from) < 0)
+		if (evg_text_parse_time(arg, &o->from) < 0)
 			return bad(name, arg,
 				   "ns since the epoch or a UTC time like "
 				   "2026-11-23T10:00:00Z");

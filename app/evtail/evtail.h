@@ -45,13 +45,7 @@ struct evtail_opts {
 /* format.c */
 void evtail_print_json(FILE *out, const struct evg_journal_entry *e);
 void evtail_print_text(FILE *out, const struct evg_journal_entry *e);
-/* base64 (standard alphabet, padded) of n bytes into out, which holds
- * (n + 2) / 3 * 4 + 1 bytes; returns the length written. */
-size_t evtail_b64_encode(const void *in, size_t n, char *out);
-/* "2026-11-23T10:00:00.000000000Z" into buf (at least 32 bytes). */
-void evtail_format_time(uint64_t ns, char *buf, size_t len);
-/* ns since the epoch, or an ISO-8601 UTC time; 0 or -EINVAL / -ERANGE. */
-int evtail_parse_time(const char *s, uint64_t *ns);
+/* Times, base64 and printable values: lib/core/evg_text.h. */
 
 /* verify.c: the whole of --verify; returns the exit code. */
 int evtail_verify(const struct evtail_opts *o, uint32_t partitions);

@@ -20,6 +20,7 @@
 
 #include "evg_signal.h"
 #include "evg_version.h"
+#include "evg_text.h"
 #include "evtail.h"
 
 #define POLL_NS (50 * 1000 * 1000)
@@ -152,7 +153,7 @@ set_from(struct evtail_opts *o, enum evtail_from from, const char *name,
 	    parse_u64(arg, UINT64_MAX, &o->from_value) < 0)
 		return usage_error(name, arg, "expected a record offset");
 	if (from == EVTAIL_FROM_TIME)
-		ret = evtail_parse_time(arg, &o->from_value);
+		ret = evg_text_parse_time(arg, &o->from_value);
 	if (ret < 0)
 		return usage_error(name, arg,
 				   "expected ns since the epoch or an ISO-8601 "

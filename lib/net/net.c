@@ -448,10 +448,12 @@ udp_reply_headers(const struct evg_net_if *ifc, uint8_t *frame,
 		udp->dgram_cksum = rte_ipv4_udptcp_cksum(ip, udp);
 }
 
-int
-evg_net_udp_reply(const struct evg_net_if *ifc, struct rte_mbuf *m,
-		  const struct evg_net_meta *meta, const void *payload,
-		  uint16_t len)
+/* The datagram's headers in front of len payload bytes already in
+ * place; with cksum, the UDP checksum too. */
+static int
+udp_datagram(const struct evg_net_if *ifc, struct rte_mbuf *m,
+	     const struct evg_net_meta *meta, const void *payload, uint16_t len,
+	     bool cksum)
 {
 	const uint16_t l2 = reply_l2_len(meta);
 	const uint32_t hdrs = l2 + IP_MIN_LEN + UDP_LEN;
@@ -465,16 +467,23 @@ evg_net_udp_reply(const struct evg_net_if *ifc, struct rte_mbuf *m,
 	frame = rte_pktmbuf_mtod(m, uint8_t *);
 	/* Payload first: it may sit in m, e.g. built over the received
 	 * frame's payload, where the new headers would overwrite it. */
-	if (len > 0)
+	if (payload != NULL && len > 0)
 		memmove(frame + hdrs, payload, len);
-	udp_reply_headers(ifc, frame, meta, len, true);
-
+	udp_reply_headers(ifc, frame, meta, len, cksum);
 	m->data_len = (uint16_t)(hdrs + len);
 	m->pkt_len = m->data_len;
 	tx_prepare(m, l2, IP_MIN_LEN, UDP_LEN);
 	m->packet_type =
 		RTE_PTYPE_L2_ETHER | RTE_PTYPE_L3_IPV4 | RTE_PTYPE_L4_UDP;
 	return 0;
+}
+
+int
+evg_net_udp_reply(const struct evg_net_if *ifc, struct rte_mbuf *m,
+		  const struct evg_net_meta *meta, const void *payload,
+		  uint16_t len)
+{
+	return udp_datagram(ifc, m, meta, payload, len, true);
 }
 
 uint16_t
@@ -487,20 +496,5 @@ int
 evg_net_udp_wrap(const struct evg_net_if *ifc, struct rte_mbuf *m,
 		 const struct evg_net_meta *meta, uint16_t len)
 {
-	const uint16_t l2 = reply_l2_len(meta);
-	const uint32_t hdrs = l2 + IP_MIN_LEN + UDP_LEN;
-
-	if (!writable(m))
-		return -EINVAL;
-	if ((uint32_t)IP_MIN_LEN + UDP_LEN + len > UINT16_MAX ||
-	    (uint32_t)m->data_off + hdrs + len > m->buf_len)
-		return -ENOSPC;
-	udp_reply_headers(ifc, rte_pktmbuf_mtod(m, uint8_t *), meta, len,
-			  false);
-	m->data_len = (uint16_t)(hdrs + len);
-	m->pkt_len = m->data_len;
-	tx_prepare(m, l2, IP_MIN_LEN, UDP_LEN);
-	m->packet_type =
-		RTE_PTYPE_L2_ETHER | RTE_PTYPE_L3_IPV4 | RTE_PTYPE_L4_UDP;
-	return 0;
+	return udp_datagram(ifc, m, meta, NULL, len, false);
 }
