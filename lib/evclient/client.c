@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cl_sock.h"
 #include "client_priv.h"
 
 #define SNDBUF_WANTED (4 << 20)
@@ -48,48 +49,6 @@ check_opts(const struct evg_client_opts *o)
 	    o->rto_min_us == 0 || o->rto_max_us < o->rto_min_us ||
 	    o->backoff_min_us == 0 || o->backoff_max_us < o->backoff_min_us)
 		return -EINVAL;
-	return 0;
-}
-
-/* "host:port", "host" (port 7470); the last ':' separates the port. */
-static int
-connect_server(const char *server, int *fd_out)
-{
-	struct addrinfo hints = {.ai_family = AF_INET,
-				 .ai_socktype = SOCK_DGRAM};
-	struct addrinfo *ai = NULL;
-	char host[256], port[8] = "7470";
-	const char *colon = strrchr(server, ':');
-	size_t hlen = colon ? (size_t)(colon - server) : strlen(server);
-	int fd, rc;
-
-	if (hlen == 0 || hlen >= sizeof(host))
-		return -EINVAL;
-	memcpy(host, server, hlen);
-	host[hlen] = '\0';
-	if (colon != NULL) {
-		char *end;
-		unsigned long p = strtoul(colon + 1, &end, 10);
-
-		if (colon[1] == '\0' || *end != '\0' || p == 0 || p > 65535)
-			return -EINVAL;
-		snprintf(port, sizeof(port), "%lu", p);
-	}
-	if (getaddrinfo(host, port, &hints, &ai) != 0 || ai == NULL)
-		return -EINVAL;
-	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0) {
-		rc = -errno;
-		freeaddrinfo(ai);
-		return rc;
-	}
-	rc = connect(fd, ai->ai_addr, ai->ai_addrlen) == 0 ? 0 : -errno;
-	freeaddrinfo(ai);
-	if (rc < 0) {
-		close(fd);
-		return rc;
-	}
-	*fd_out = fd;
 	return 0;
 }
 
@@ -129,15 +88,6 @@ alloc_window(struct evg_client *c)
 	return 0;
 }
 
-static uint64_t
-realtime_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 int
 evg_client_open(struct evg_client **out, uint32_t producer_id,
 		uint32_t stream_id, const char *server,
@@ -158,7 +108,7 @@ evg_client_open(struct evg_client **out, uint32_t producer_id,
 	c->fd = -1;
 	rc = check_opts(&c->o);
 	if (rc == 0)
-		rc = connect_server(server, &c->fd);
+		rc = cl_connect_server(server, &c->fd);
 	if (rc < 0) {
 		evg_client_close(c);
 		return rc;
@@ -166,7 +116,7 @@ evg_client_open(struct evg_client **out, uint32_t producer_id,
 	setsockopt(c->fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
 	c->producer_id = producer_id;
 	c->stream_id = stream_id;
-	c->session = c->o.session != 0 ? c->o.session : realtime_ns();
+	c->session = c->o.session != 0 ? c->o.session : cl_realtime_ns();
 	c->max_payload =
 		c->o.max_payload != 0 ? c->o.max_payload : path_payload(c->fd);
 	c->rto_ns = (uint64_t)c->o.rto_min_us * 1000u;

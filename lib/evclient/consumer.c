@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cl_sock.h"
 #include "consumer_priv.h"
 
 static const char *const stat_names[EVG_CONSUMER_STAT_MAX] = {
@@ -88,49 +89,6 @@ check_streams(const struct evg_consumer_stream *s, unsigned int n)
 	return 0;
 }
 
-/* "host:port", "host" (port 7470); the last ':' separates the port. The
- * producer's parser, which is private to client.c. */
-static int
-connect_server(const char *server, int *fd_out)
-{
-	struct addrinfo hints = {.ai_family = AF_INET,
-				 .ai_socktype = SOCK_DGRAM};
-	struct addrinfo *ai = NULL;
-	char host[256], port[8] = "7470";
-	const char *colon = strrchr(server, ':');
-	size_t hlen = colon ? (size_t)(colon - server) : strlen(server);
-	int fd, rc;
-
-	if (hlen == 0 || hlen >= sizeof(host))
-		return -EINVAL;
-	memcpy(host, server, hlen);
-	host[hlen] = '\0';
-	if (colon != NULL) {
-		char *end;
-		unsigned long p = strtoul(colon + 1, &end, 10);
-
-		if (colon[1] == '\0' || *end != '\0' || p == 0 || p > 65535)
-			return -EINVAL;
-		snprintf(port, sizeof(port), "%lu", p);
-	}
-	if (getaddrinfo(host, port, &hints, &ai) != 0 || ai == NULL)
-		return -EINVAL;
-	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0) {
-		rc = -errno;
-		freeaddrinfo(ai);
-		return rc;
-	}
-	rc = connect(fd, ai->ai_addr, ai->ai_addrlen) == 0 ? 0 : -errno;
-	freeaddrinfo(ai);
-	if (rc < 0) {
-		close(fd);
-		return rc;
-	}
-	*fd_out = fd;
-	return 0;
-}
-
 /* The arena holds what the credit lets evgate send beyond processed:
  * credit_bytes, and the frame overhead of credit_events one-record
  * frames, plus the room a wrap can waste. */
@@ -163,15 +121,6 @@ alloc_buffers(struct evg_consumer *c)
 	return 0;
 }
 
-static uint64_t
-realtime_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 static void
 free_consumer(struct evg_consumer *c)
 {
@@ -200,8 +149,8 @@ setup(struct evg_consumer *c, uint32_t consumer_id, const char *server,
 	memcpy(c->streams, streams, nb_streams * sizeof(*streams));
 	c->nb_streams = nb_streams;
 	c->consumer_id = consumer_id;
-	c->session = c->o.session != 0 ? c->o.session : realtime_ns();
-	rc = connect_server(server, &c->fd);
+	c->session = c->o.session != 0 ? c->o.session : cl_realtime_ns();
+	rc = cl_connect_server(server, &c->fd);
 	if (rc < 0)
 		return rc;
 	if (c->o.rcvbuf_bytes != 0) {
